@@ -1,0 +1,132 @@
+"""Command-line flags shared by the three scripts, and the run folder named after the settings.
+
+Each script's UPPERCASE constants are its hyperparameters; `parse` turns every one into a flag
+(`BATCH_SIZE` -> `--batch-size`) with the constant as default, so editing the file and passing a flag
+are the same thing. Values out of range are argparse errors (one line, exit code 2).
+"""
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from common.data import DATASETS
+
+
+def _number(kind, low=None, high=None, low_open=False, high_open=False, what="a number"):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {what}")
+        return value
+
+    convert.__name__ = what  # argparse names the converter in its messages
+    return convert
+
+
+positive_int = _number(int, low=1, what="a whole number ≥ 1")
+nonnegative_int = _number(int, low=0, what="a whole number ≥ 0")
+positive_float = _number(float, low=0, low_open=True, what="a number > 0")
+unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in [0, 1)")
+fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]")
+
+# Hyperparameters whose range is not the default for their type (int: ≥ 1, float: > 0).
+RANGES = {
+    "SEED": nonnegative_int,
+    "BETA1": unit_interval,
+    "LABEL_SMOOTHING": unit_interval,
+    "DROPOUT": unit_interval,
+    "LR_DECAY": fraction,
+}
+
+# Flags that do not change what is learned, so they are left out of the run name.
+NOT_IN_RUN_NAME = {"epochs"}
+
+
+def hyperparameters(namespace):
+    """The UPPERCASE int/float/str/bool constants of a script's globals, in the order written."""
+    return {
+        name: value
+        for name, value in namespace.items()
+        if name.isupper() and not name.startswith("_") and isinstance(value, (int, float, str, bool))
+    }
+
+
+def _converter(name, default):
+    if name in RANGES:
+        return RANGES[name]
+    if isinstance(default, bool):
+        return None
+    if isinstance(default, int):
+        return positive_int
+    if isinstance(default, float):
+        return positive_float
+    return str
+
+
+def build_parser(description, hparams, labels=False):
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_argument_group("hyperparameters (defaults: the constants at the top of the script)")
+    for name, default in hparams.items():
+        flag = "--" + name.lower().replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(flag, default=default, action=argparse.BooleanOptionalAction)
+        else:
+            group.add_argument(flag, type=_converter(name, default), default=default, metavar=type(default).__name__.upper())
+    run = parser.add_argument_group("run")
+    run.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    run.add_argument("--data-dir", type=Path, help="folder with the four IDX files (default: search, see README)")
+    run.add_argument("--out-dir", type=Path, help="run folder (default: outputs/<script>/<run name>)")
+    run.add_argument("--fresh", action="store_true", help="start over: delete this run's checkpoints and outputs")
+    run.add_argument("--steps-per-epoch", type=positive_int, help="cap on steps per epoch, for quick runs")
+    run.add_argument("--gpu-memory-fraction", type=fraction, default=0.8, help="share of GPU memory to reserve")
+    run.add_argument("--gpu-allow-growth", action="store_true", help="grow GPU memory on demand instead")
+    gen = parser.add_argument_group("generate (no training)")
+    gen.add_argument("--generate", type=positive_int, metavar="N", help="write N images from the latest checkpoint")
+    gen.add_argument("--to", type=Path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
+    if labels:
+        gen.add_argument("--label", type=_number(int, 0, 9, what="a digit 0–9"), help="draw only this digit")
+    return parser
+
+
+def parse(description, hparams, argv=None, labels=False):
+    """Parse flags into one namespace: every hyperparameter (lowercase) plus the run flags, and
+    `hparams`, the dict of hyperparameter values as they are for this run."""
+    parser = build_parser(description, hparams, labels)
+    args = parser.parse_args(argv)
+    if args.to is not None:
+        if args.generate is None:
+            parser.error("--to goes with --generate N")
+        if args.to.suffix.lower() not in (".npz", ".png"):
+            parser.error(f"--to {args.to}: unknown extension {args.to.suffix or '(none)'}; use .npz or .png")
+    args.hparams = {name.lower(): getattr(args, name.lower()) for name in hparams}
+    return args
+
+
+def _short_number(x):
+    mantissa, exponent = f"{x:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def result_shaping(hparams, dataset, steps_per_epoch):
+    """Everything that changes what a run learns: it names the run folder, and a resume must match it."""
+    shaping = {k: v for k, v in hparams.items() if k not in NOT_IN_RUN_NAME}
+    shaping.update(dataset=dataset, steps_per_epoch=steps_per_epoch)
+    return shaping
+
+
+def run_name(args):
+    """`lr3e-4_b128_3f9a1c`: a few readable values, then a hash of everything that shapes the result.
+
+    The epoch count is left out, so raising `--epochs` continues the same run instead of starting a
+    new one; any other edited constant or flag of the model gives a new folder beside the old one.
+    """
+    shaping = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:6]
+    prefix = "" if args.dataset == "mnist" else f"{args.dataset}_"
+    return f"{prefix}lr{_short_number(args.lr)}_b{args.batch_size}_{digest}"

@@ -1,0 +1,90 @@
+"""Sample grids, loss curves and the progress GIF: what a user compares by eye between runs.
+
+Matplotlib's Agg backend is selected here so that nothing needs a display (GPU boxes rarely have one).
+"""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.animation  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+PAD = 2  # pixels of background between and around the cells of a grid
+
+
+def grid(images, rows=None, cols=None):
+    """Tile images in [-1, 1] ([N, H, W, 1] or [N, H, W]) into one uint8 [rows·(H+PAD)+PAD, …] image.
+
+    Without `rows`/`cols` the grid is the smallest square that holds them all; empty cells stay black.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., 0]
+    n, h, w = images.shape
+    if cols is None:
+        cols = math.ceil(math.sqrt(n))
+    if rows is None:
+        rows = math.ceil(n / cols)
+    pixels = np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    out = np.zeros((rows * (h + PAD) + PAD, cols * (w + PAD) + PAD), dtype=np.uint8)
+    for i in range(min(n, rows * cols)):
+        r, c = divmod(i, cols)
+        top, left = PAD + r * (h + PAD), PAD + c * (w + PAD)
+        out[top : top + h, left : left + w] = pixels[i]
+    return out
+
+
+def save_png(path, image):
+    """A uint8 grey image written pixel for pixel (no figure, no resampling)."""
+    plt.imsave(path, image, cmap="gray", vmin=0, vmax=255)
+
+
+def read_png(path):
+    """A PNG written by `save_png` back as uint8 grey."""
+    return np.rint(plt.imread(path)[..., 0] * 255).astype(np.uint8)
+
+
+def plot_losses(path, steps, columns):
+    """Loss curves (left) and the discriminator's mean outputs D(x), D(G(z)) (right) against the step.
+
+    `columns` maps a history column name to its values; the raw per-step values are drawn faintly and a
+    moving average on top, since single GAN steps are too noisy to read.
+    """
+    fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 3.8))
+    window = max(1, len(steps) // 100)
+    for name, values in columns.items():
+        ax = ax_prob if name.startswith("d_") and name != "d_loss" else ax_loss
+        line = ax.plot(steps, values, alpha=0.25, linewidth=0.6)[0]
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, color=line.get_color(), label=name)
+    ax_loss.set(xlabel="step", title="losses")
+    ax_prob.set(xlabel="step", title="discriminator outputs", ylim=(0, 1))
+    for ax in (ax_loss, ax_prob):
+        ax.legend(loc="upper right")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_gif(path, frame_paths, seconds_per_frame=0.5):
+    """All epoch grids as one animation, with matplotlib's Pillow writer."""
+    frames = [read_png(p) for p in frame_paths]
+    if not frames:
+        return
+    h, w = frames[0].shape
+    fig = plt.figure(figsize=(w / 100, (h + 16) / 100), dpi=100)
+    ax = fig.add_axes([0, 0, 1, h / (h + 16)])
+    ax.axis("off")
+    shown = ax.imshow(frames[0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    label = fig.text(0.02, 1.0, "", va="top", fontsize=8)
+    writer = matplotlib.animation.PillowWriter(fps=1.0 / seconds_per_frame)
+    with writer.saving(fig, str(path), dpi=100):
+        for frame, frame_path in zip(frames, frame_paths, strict=True):
+            shown.set_data(frame)
+            label.set_text(frame_path.stem.replace("_", " "))
+            writer.grab_frame()
+    plt.close(fig)

@@ -1,0 +1,101 @@
+"""Thin layer helpers over `tf.nn` and `tf.get_variable` (the classic TF1 `ops.py`).
+
+Keras 3 removed `tf.compat.v1.layers`, and Keras models would hide the variables that the two optimizers
+must split between them. Each helper opens its own `variable_scope`, so variables read like the
+architecture (`generator/deconv2/weights`), and building the same network twice with `reuse=True` shares
+them. All tensors are NHWC.
+
+`stddev=None` means Glorot-uniform weights (the Keras default the TF2 DCGAN tutorial relies on); a float
+means N(0, stddev), as in the DCGAN paper (0.02). Initial values come from the graph-level seed, so a
+graph built twice with the same `tf.set_random_seed` starts from the same weights.
+"""
+
+from common.tfcompat import tf, tf2
+
+
+def _initializer(stddev):
+    if stddev is None:
+        return tf.glorot_uniform_initializer()
+    return tf.random_normal_initializer(stddev=stddev)
+
+
+def dense(x, units, name, use_bias=True, stddev=None):
+    with tf.variable_scope(name):
+        w = tf.get_variable("weights", [x.shape[-1], units], initializer=_initializer(stddev))
+        y = tf.matmul(x, w)
+        if use_bias:
+            y = y + tf.get_variable("biases", [units], initializer=tf.zeros_initializer())
+        return y
+
+
+def conv2d(x, filters, kernel, stride, name, padding="SAME", use_bias=True, stddev=None):
+    with tf.variable_scope(name):
+        shape = [kernel, kernel, x.shape[-1], filters]
+        w = tf.get_variable("weights", shape, initializer=_initializer(stddev))
+        y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=padding)
+        if use_bias:
+            y = y + tf.get_variable("biases", [filters], initializer=tf.zeros_initializer())
+        return y
+
+
+def conv2d_transpose(x, filters, kernel, stride, name, padding="SAME", use_bias=True, stddev=None):
+    """The output size is fixed by the input size (SAME: in·stride; VALID: (in−1)·stride + kernel),
+    so it is computed here rather than asked of the caller."""
+    height, width = int(x.shape[1]), int(x.shape[2])
+    if padding == "SAME":
+        out_h, out_w = height * stride, width * stride
+    else:
+        out_h, out_w = (height - 1) * stride + kernel, (width - 1) * stride + kernel
+    with tf.variable_scope(name):
+        # conv2d_transpose kernels are [h, w, out_channels, in_channels].
+        shape = [kernel, kernel, filters, x.shape[-1]]
+        w = tf.get_variable("weights", shape, initializer=_initializer(stddev))
+        out_shape = tf.stack([tf.shape(x)[0], out_h, out_w, filters])
+        y = tf.nn.conv2d_transpose(x, w, out_shape, strides=[1, stride, stride, 1], padding=padding)
+        y = tf.reshape(y, [-1, out_h, out_w, filters])  # give the batch-free static shape back
+        if use_bias:
+            y = y + tf.get_variable("biases", [filters], initializer=tf.zeros_initializer())
+        return y
+
+
+def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3):
+    """Batch norm over every axis but the last.
+
+    In training mode it normalises with the batch's own statistics and puts the moving-average updates
+    in `tf.GraphKeys.UPDATE_OPS`, which the training step must run; in inference mode (sample grids,
+    `--generate`) it uses the moving averages and updates nothing. `training` is a Python bool: the
+    scripts build the generator once per mode rather than switching inside the graph.
+    """
+    channels = x.shape[-1]
+    axes = list(range(len(x.shape) - 1))
+    with tf.variable_scope(name):
+        gamma = tf.get_variable("gamma", [channels], initializer=tf.ones_initializer())
+        beta = tf.get_variable("beta", [channels], initializer=tf.zeros_initializer())
+        stats = dict(trainable=False, collections=[tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MOVING_AVERAGE_VARIABLES])
+        moving_mean = tf.get_variable("moving_mean", [channels], initializer=tf.zeros_initializer(), **stats)
+        moving_var = tf.get_variable("moving_variance", [channels], initializer=tf.ones_initializer(), **stats)
+        if training:
+            mean, var = tf.nn.moments(x, axes)
+            decay = 1.0 - momentum
+            tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, moving_mean.assign_sub((moving_mean - mean) * decay))
+            tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, moving_var.assign_sub((moving_var - var) * decay))
+        else:
+            mean, var = moving_mean, moving_var
+        return tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
+
+
+def lrelu(x, alpha=0.2):
+    return tf.nn.leaky_relu(x, alpha=alpha)
+
+
+def dropout(x, rate, seed, training):
+    """Stateless dropout: the mask is a function of `seed` (derived from the global step), so a
+    resumed run drops the same units as an uninterrupted one."""
+    if not training or rate == 0:
+        return x
+    return tf2.nn.experimental.stateless_dropout(x, rate=rate, seed=seed)
+
+
+def trainable_variables(prefix):
+    """The trainable variables whose names start with `prefix/` — how each optimizer finds its net."""
+    return [v for v in tf.trainable_variables() if v.name.startswith(prefix.rstrip("/") + "/")]

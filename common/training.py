@@ -1,0 +1,441 @@
+"""The training loop and everything around it that the three scripts share.
+
+A script describes its GAN (`build_graph`, `sample`); this module runs it: the run folder, the data in
+the graph, checkpoints and exact resume, Ctrl-C/SIGTERM, the per-epoch outputs, and `--generate`.
+
+Exact resume rests on one rule: nothing random depends on how many times the program has started.
+Every random draw is a stateless op keyed by (seed, stream, counter) — the data order by the epoch, the
+noise by the global step — so step 1234 sees the same batch and the same noise whether the run got
+there in one go or restored step 1000 from a checkpoint.
+"""
+
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from common import data, flags, images
+from common.session import session_config
+from common.tfcompat import tf, tf2
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+HISTORY_COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")
+KEEP_CHECKPOINTS = 3
+GENERATE_CHUNK = 1000
+INTERRUPT_AT_STEP_ENV = "GAN_INTERRUPT_AT_STEP"  # test hook: send ourselves SIGINT after this step
+
+# Random streams: each kind of draw has its own, so that adding one never shifts another.
+DATA, NOISE, DROPOUT, LABELS, FIXED, GENERATE = range(1, 7)
+
+
+class UsageError(Exception):
+    """The user asked for something that cannot be done as asked; the message says what to do."""
+
+
+def stream_seed(seed, stream, counter):
+    """The [2] int64 seed of a stateless random op: draw number `counter` of stream `stream`."""
+    counter = tf.cast(counter, tf.int64)
+    return tf.stack([tf.constant(seed, tf.int64), tf.constant(stream << 40, tf.int64) + counter])
+
+
+@dataclass
+class Dataset:
+    """The training set, held in graph variables so that batches never pass through Python."""
+
+    images: tf.Variable  # float32 [N, 28, 28, 1] in [-1, 1]
+    labels: tf.Variable  # int32 [N]
+    size: int
+    steps_per_epoch: int
+
+
+def batch(dataset, step, batch_size, seed):
+    """(images, labels) of training step `step`: epoch `step // steps_per_epoch` visits the examples in
+    its own stateless permutation, and the step takes the next `batch_size` of them."""
+    step = tf.cast(step, tf.int64)
+    epoch = step // dataset.steps_per_epoch
+    first = (step % dataset.steps_per_epoch) * batch_size
+    positions = first + tf.range(batch_size, dtype=tf.int64)
+    index = tf2.random.experimental.index_shuffle(positions, stream_seed(seed, DATA, epoch), dataset.size - 1)
+    return tf.gather(dataset.images, index), tf.gather(dataset.labels, index)
+
+
+@dataclass
+class GanGraph:
+    """What the loop needs from a script's training graph."""
+
+    train_op: tf.Operation  # one whole step: D update, then G update, then global step + 1
+    d_step: tf.Operation  # the D update alone (the tests check it leaves G untouched)
+    metrics: dict  # per-step scalars for history.csv, keyed by HISTORY_COLUMNS[2:]
+    samples: tf.Tensor  # the fixed-noise grid, generator in inference mode
+    grid: tuple  # (rows, cols) of the sample grid
+
+
+def bce(logits, target):
+    """Mean sigmoid cross-entropy against a constant target (1 real, 0 fake, 1 − ε when smoothed)."""
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits))
+
+
+# ----------------------------------------------------------------------------------------- run folder
+
+
+def default_run_dir(args, script):
+    return REPO_DIR / "outputs" / script / flags.run_name(args)
+
+
+def _point_latest(run_dir):
+    """`outputs/<script>/latest` -> the newest run folder (a relative link, so the tree can move)."""
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / ".latest.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_dir.name)
+        os.replace(tmp, link)
+    except OSError:
+        pass  # a filesystem without links: the folder names still say which run is which
+
+
+def _config(args, script, steps_per_epoch):
+    return {
+        "script": script,
+        "run_name": flags.run_name(args),
+        "hparams": args.hparams,
+        "dataset": args.dataset,
+        "steps_per_epoch": args.steps_per_epoch,
+        "effective_steps_per_epoch": steps_per_epoch,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
+        "gpu_memory_fraction": args.gpu_memory_fraction,
+        "gpu_allow_growth": args.gpu_allow_growth,
+        "seed": args.seed,
+        "tensorflow": tf.VERSION,
+    }
+
+
+def _check_same_run(run_dir, args):
+    """Refuse to resume a run folder with settings that would make it a different run."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        return
+    saved = flags.result_shaping(**_shaping_args(json.loads(path.read_text())))
+    wanted = flags.result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+    diffs = [
+        f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}" for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)
+    ]
+    if diffs:
+        raise UsageError(
+            f"{run_dir} holds a run with other settings ({'; '.join(diffs)}); pass --fresh to start it over, "
+            "or leave out --out-dir to get a folder of its own"
+        )
+
+
+def _shaping_args(config):
+    return dict(hparams=config["hparams"], dataset=config["dataset"], steps_per_epoch=config["steps_per_epoch"])
+
+
+OUTPUTS = ("checkpoints", "samples", "logs", "history.csv", "losses.png", "progress.gif", "config.json")
+
+
+def _start_over(run_dir):
+    removed = []
+    for name in OUTPUTS:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    if removed:
+        print(f"--fresh: removed {', '.join(removed)} from {run_dir}")
+
+
+# --------------------------------------------------------------------------------------- checkpoints
+
+
+def restore_latest(sess, saver, checkpoint_dir):
+    """Restore the newest readable checkpoint; return its path, or None when there is none.
+
+    A checkpoint that fails to load (a crash while it was written) is reported and the one before it
+    is tried, so a damaged newest file costs one epoch, not the run.
+    """
+    state = tf.train.get_checkpoint_state(str(checkpoint_dir))
+    if state is None:
+        return None
+    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    for path in reversed(paths):
+        path = str(checkpoint_dir / Path(path).name)
+        try:
+            saver.restore(sess, path)
+            return path
+        except (tf.errors.OpError, ValueError) as e:
+            print(f"checkpoint {path} is unreadable ({type(e).__name__}); trying the one before it", file=sys.stderr)
+    raise UsageError(f"no readable checkpoint in {checkpoint_dir}; pass --fresh to start over")
+
+
+def _write_atomically(path, write):
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        write(f)
+    os.replace(tmp, path)
+
+
+def _save_history(path, rows):
+    def write(f):
+        out = csv.writer(f)
+        out.writerow(HISTORY_COLUMNS)
+        out.writerows([int(r[0]), int(r[1]), *(f"{v:.6g}" for v in r[2:])] for r in rows)
+
+    _write_atomically(path, write)
+
+
+def _load_history(path, upto_step):
+    """history.csv rows up to the restored step: steps replayed after a crash are not written twice."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = [[float(v) for v in row] for row in list(csv.reader(f))[1:] if row]
+    return [r for r in rows if r[0] <= upto_step]
+
+
+class StopOnSignal:
+    """Turn Ctrl-C and SIGTERM into a flag the loop checks after each step, so the step in flight
+    finishes and a checkpoint is written before the program exits."""
+
+    def __init__(self):
+        self.signum = None
+
+    def _handle(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+        else:
+            print("\nstill saving the checkpoint; it takes a moment", file=sys.stderr)
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+# ---------------------------------------------------------------------------------------------- train
+
+
+class Run:
+    """One training run's folder and the files in it."""
+
+    def __init__(self, run_dir, spe, epochs):
+        self.dir = run_dir
+        self.steps_per_epoch = spe
+        self.epochs = epochs
+        self.checkpoints = run_dir / "checkpoints"
+        self.samples = run_dir / "samples"
+        self.history_path = run_dir / "history.csv"
+        self.history = []
+
+    def grid_path(self, epoch):
+        return self.samples / f"epoch_{epoch:04d}.png"
+
+    def save(self, sess, saver, step):
+        """history first, then the checkpoint: after a crash between the two, the history's extra rows
+        are dropped on resume, whereas the other order would leave a gap."""
+        _save_history(self.history_path, self.history)
+        saver.save(sess, str(self.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
+
+    def write_grid(self, sess, model, epoch, writer=None):
+        grid = images.grid(sess.run(model.samples), *model.grid)
+        path = self.grid_path(epoch)
+        images.save_png(path, grid)
+        if writer is not None:
+            h, w = grid.shape
+            image = tf.Summary.Image(height=h, width=w, colorspace=1, encoded_image_string=path.read_bytes())
+            writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="samples", image=image)]), epoch * self.steps_per_epoch)
+
+    def write_plots(self):
+        if self.history:
+            h = np.asarray(self.history)
+            images.plot_losses(
+                self.dir / "losses.png", h[:, 0], {name: h[:, i] for i, name in enumerate(HISTORY_COLUMNS) if i >= 2}
+            )
+        frames = sorted(self.samples.glob("epoch_*.png"))
+        images.save_gif(self.dir / "progress.gif", frames)
+
+
+def _log_scalars(writer, rows):
+    for row in rows:
+        values = [tf.Summary.Value(tag=name, simple_value=row[i]) for i, name in enumerate(HISTORY_COLUMNS) if i >= 2]
+        writer.add_summary(tf.Summary(value=values), int(row[0]))
+
+
+def _epoch_line(epoch, epochs, step, seconds, rows):
+    means = np.mean(np.asarray(rows)[:, 2:], axis=0) if rows else [float("nan")] * 4
+    d, g, dx, dgz = means
+    return f"epoch {epoch:3d}/{epochs}  step {step:7d}  {seconds:6.1f}s  D {d:.3f}  G {g:.3f}  D(x) {dx:.2f}  D(G(z)) {dgz:.2f}"
+
+
+def _build(args, build_graph, train_images, train_labels, spe):
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(args.seed)
+        images_in = tf.placeholder(tf.float32, train_images.shape)
+        labels_in = tf.placeholder(tf.int32, train_labels.shape)
+        local = dict(trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES])
+        dataset = Dataset(
+            images=tf.Variable(images_in, name="train_images", **local),
+            labels=tf.Variable(labels_in, name="train_labels", **local),
+            size=len(train_images),
+            steps_per_epoch=spe,
+        )
+        model = build_graph(args, dataset)
+        init = tf.global_variables_initializer()
+        load_data = tf.local_variables_initializer()
+        saver = tf.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
+    graph.finalize()
+    feed = {images_in: train_images, labels_in: train_labels}
+    return graph, model, saver, lambda sess: sess.run([init, load_data], feed)
+
+
+def train(args, build_graph, script):
+    run_dir = args.out_dir or default_run_dir(args, script)
+    raw_images, raw_labels = data.load(args.dataset, "train", args.data_dir)
+    if args.batch_size > len(raw_images):
+        raise UsageError(
+            f"--batch-size {args.batch_size} is larger than the {len(raw_images)} training images; use at most {len(raw_images)}"
+        )
+    spe = min(len(raw_images) // args.batch_size, args.steps_per_epoch or math.inf)
+    if args.fresh:
+        _start_over(run_dir)
+    _check_same_run(run_dir, args)
+    run = Run(run_dir, spe, args.epochs)
+    for folder in (run.dir, run.checkpoints, run.samples):
+        folder.mkdir(parents=True, exist_ok=True)
+    (run.dir / "config.json").write_text(json.dumps(_config(args, script, spe), indent=2) + "\n")
+    if args.out_dir is None:
+        _point_latest(run_dir)
+
+    graph, model, saver, initialize = _build(args, build_graph, data.to_unit_range(raw_images), raw_labels.astype(np.int32), spe)
+    del raw_images
+    config = session_config(args.gpu_memory_fraction, args.gpu_allow_growth)
+    with tf.Session(graph=graph, config=config) as sess:
+        initialize(sess)
+        restored = restore_latest(sess, saver, run.checkpoints)
+        step = int(sess.run(tf.train.get_global_step(graph)))
+        run.history = _load_history(run.history_path, step)
+        _train_loop(args, sess, model, saver, run, step, restored)
+
+
+def _train_loop(args, sess, model, saver, run, step, restored):
+    spe, total = run.steps_per_epoch, run.epochs * run.steps_per_epoch
+    if step and step % spe == 0 and not run.grid_path(step // spe).exists():
+        run.write_grid(sess, model, step // spe)  # the crash came between checkpoint and grid
+    if step >= total:
+        print(f"{run.dir}: already trained {step // spe} epochs ({step} steps); raise --epochs to train on")
+        return
+    if restored:
+        print(f"resuming {run.dir} at epoch {step // spe + 1}, step {step} (from {Path(restored).name})")
+    else:
+        print(f"training {run.dir}: {run.epochs} epochs of {spe} steps")
+    interrupt_at = int(os.environ.get(INTERRUPT_AT_STEP_ENV, "0"))
+    writer = tf.summary.FileWriter(str(run.dir / "logs"))
+    if step:
+        writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)  # drop replayed events
+    fetches = [model.train_op, model.metrics]
+    keys = HISTORY_COLUMNS[2:]
+    with StopOnSignal() as stop:
+        for epoch in range(step // spe + 1, run.epochs + 1):
+            started, first_row = time.time(), len(run.history)
+            bar = tqdm(
+                total=spe, initial=step % spe, desc=f"epoch {epoch}/{run.epochs}", leave=False, disable=None, dynamic_ncols=True
+            )
+            while step < epoch * spe and stop.signum is None:
+                _, metrics = sess.run(fetches)
+                step += 1
+                run.history.append([step, epoch, *(float(metrics[k]) for k in keys)])
+                bar.update()
+                if step % 20 == 0:
+                    bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
+                if step == interrupt_at:
+                    os.kill(os.getpid(), signal.SIGINT)
+            bar.close()
+            run.save(sess, saver, step)
+            _log_scalars(writer, run.history[first_row:])
+            if stop.signum is not None:
+                writer.close()
+                run.write_plots()
+                name = signal.Signals(stop.signum).name
+                print(
+                    f"\n{name} at step {step} (epoch {epoch}, {step - (epoch - 1) * spe}/{spe} steps in): checkpoint saved "
+                    f"in {run.checkpoints}.\nRun the same command again to resume.",
+                    file=sys.stderr,
+                )
+                raise SystemExit(128 + stop.signum)
+            run.write_grid(sess, model, epoch, writer)
+            writer.flush()
+            epoch_rows = [r for r in run.history if r[1] == epoch]
+            print(_epoch_line(epoch, run.epochs, step, time.time() - started, epoch_rows), flush=True)
+            run.write_plots()
+    writer.close()
+    print(f"done: {run.dir}")
+
+
+# ------------------------------------------------------------------------------------------- generate
+
+
+def generate(args, sample, script):
+    """Write `args.generate` images from a run's latest checkpoint (no training).
+
+    The architecture is read from the run's config.json, so a run can still be sampled after the
+    constants at the top of the script were edited for the next experiment.
+    """
+    run_dir = args.out_dir or default_run_dir(args, script)
+    checkpoint = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    if checkpoint is None:
+        raise UsageError(
+            f"no checkpoint in {run_dir / 'checkpoints'}: train first (python {script}.py with the same settings), "
+            f"or pass --out-dir of a trained run (e.g. outputs/{script}/latest)"
+        )
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        for name, value in json.loads(config_path.read_text())["hparams"].items():
+            setattr(args, name, value)
+    target = args.to or run_dir / f"generated_{args.generate}.npz"
+    graph = tf.Graph()
+    with graph.as_default():
+        count = tf.placeholder(tf.int32, [])
+        chunk = tf.placeholder(tf.int64, [])
+        fake = sample(args, count, stream_seed(args.seed, GENERATE, chunk))
+        saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
+    with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
+        saver.restore(sess, checkpoint)
+        parts = []
+        for i, start in enumerate(range(0, args.generate, GENERATE_CHUNK)):
+            parts.append(sess.run(fake, {count: min(GENERATE_CHUNK, args.generate - start), chunk: i}))
+    out = np.concatenate(parts).astype(np.float32)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() == ".png":
+        images.save_png(target, images.grid(out))
+    else:
+        np.savez_compressed(target, images=out)
+    print(f"wrote {len(out)} images from {Path(checkpoint).name} to {target}")
+
+
+def main(args, build_graph, sample, script):
+    """Train or generate; a problem with the input is one line on stderr and exit code 2."""
+    try:
+        if args.generate:
+            generate(args, sample, script)
+        else:
+            train(args, build_graph, script)
+    except (data.DataError, UsageError) as e:
+        print(f"{script}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

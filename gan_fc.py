@@ -1,0 +1,86 @@
+"""Fully connected GAN on MNIST: two small MLPs, the generator drawing digits from uniform noise.
+
+    python gan_fc.py                      # train (resumes if this configuration was trained before)
+    python gan_fc.py --lr 1e-4 --epochs 50
+    python gan_fc.py --generate 64 --to digits.png
+
+Every UPPERCASE constant below is also a flag (`BATCH_SIZE` -> `--batch-size`); `--help` lists them.
+"""
+
+from common import flags, ops, training
+from common.tfcompat import tf, tf2
+
+# ------------------------------------------------------------------------------ hyperparameters
+EPOCHS = 30
+BATCH_SIZE = 128
+LR = 3e-4
+BETA1 = 0.5  # Adam's first-moment decay; 0.5 (not 0.9) keeps the two players from overshooting
+Z_DIM = 96
+G_HIDDEN = 1024  # units in each of the generator's two hidden layers
+D_HIDDEN = 256  # units in each of the discriminator's two hidden layers
+LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one seed script used 0.1)
+SEED = 0
+
+GRID = (8, 8)  # rows, cols of the per-epoch sample grid
+
+# ------------------------------------------------------------------------------ the two networks
+# G: z96 U(−1,1) → fc1024 relu → fc1024 relu → fc784 tanh     D: 784 → fc256 lrelu.2 → fc256 lrelu.2 → fc1 logit
+
+
+def generator(z, hp):
+    with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
+        h = tf.nn.relu(ops.dense(z, hp.g_hidden, "fc1"))
+        h = tf.nn.relu(ops.dense(h, hp.g_hidden, "fc2"))
+        return tf.reshape(tf.tanh(ops.dense(h, 28 * 28, "fc3")), [-1, 28, 28, 1])
+
+
+def discriminator(x, hp):
+    with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
+        h = tf.reshape(x, [-1, 28 * 28])
+        h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc1"), 0.2)
+        h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc2"), 0.2)
+        return ops.dense(h, 1, "fc3")
+
+
+def noise(count, seed, hp):
+    return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
+
+
+def sample(hp, count, seed):
+    """`count` images from fresh noise: the sample grids and `--generate` (no batch norm here, so the
+    inference-mode generator is the training one)."""
+    return generator(noise(count, seed, hp), hp)
+
+
+# ------------------------------------------------------------------------------ losses, optimizers, step
+def build_graph(hp, dataset):
+    """One training step as one op: a D update on a real and a fake batch, then a G update in which
+    the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
+    step = tf.train.get_or_create_global_step()
+    real, _ = training.batch(dataset, step, hp.batch_size, hp.seed)
+    fake = generator(noise(hp.batch_size, training.stream_seed(hp.seed, training.NOISE, step), hp), hp)
+
+    d_real, d_fake = discriminator(real, hp), discriminator(fake, hp)
+    d_loss = training.bce(d_real, 1.0 - hp.label_smoothing) + training.bce(d_fake, 0.0)
+    d_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="d_adam")
+    d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+
+    with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
+        g_loss = training.bce(discriminator(fake, hp), 1.0)  # non-saturating: G maximises log D(G(z))
+        g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
+        g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
+
+    fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
+    metrics = dict(
+        d_loss=d_loss, g_loss=g_loss, d_real=tf.reduce_mean(tf.sigmoid(d_real)), d_fake=tf.reduce_mean(tf.sigmoid(d_fake))
+    )
+    return training.GanGraph(train_op=g_step, d_step=d_step, metrics=metrics, samples=fixed, grid=GRID)
+
+
+def main(argv=None):
+    args = flags.parse(__doc__, flags.hyperparameters(globals()), argv)
+    training.main(args, build_graph, sample, script="gan_fc")
+
+
+if __name__ == "__main__":
+    main()
