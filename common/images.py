@@ -19,15 +19,14 @@ def grid(images, rows=None, cols=None):
     """Tile images in [-1, 1] ([N, H, W, 1] or [N, H, W]) into one uint8 [rows·(H+PAD)+PAD, …] image.
 
     Without `rows`/`cols` the grid is the smallest square that holds them all; empty cells stay black.
+    A square grid whatever the count keeps the grids of different runs the same size side by side.
     """
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[..., 0]
     n, h, w = images.shape
-    if cols is None:
-        cols = math.ceil(math.sqrt(n))
-    if rows is None:
-        rows = math.ceil(n / cols)
+    side = math.ceil(math.sqrt(n))
+    rows, cols = rows or side, cols or side
     pixels = np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
     out = np.zeros((rows * (h + PAD) + PAD, cols * (w + PAD) + PAD), dtype=np.uint8)
     for i in range(min(n, rows * cols)):
@@ -38,8 +37,8 @@ def grid(images, rows=None, cols=None):
 
 
 def save_png(path, image):
-    """A uint8 grey image written pixel for pixel (no figure, no resampling)."""
-    plt.imsave(path, image, cmap="gray", vmin=0, vmax=255)
+    """A uint8 grey image written pixel for pixel (no figure, no resampling, no colormap rounding)."""
+    plt.imsave(path, np.repeat(image[..., None], 3, axis=-1))
 
 
 def read_png(path):

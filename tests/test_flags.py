@@ -1,0 +1,61 @@
+"""Flags: every constant is one, bad values are argparse errors (exit 2), run names follow settings."""
+
+import pytest
+
+import gan_fc
+from common import flags
+
+HPARAMS = flags.hyperparameters(vars(gan_fc))
+
+
+def parse(*argv):
+    return flags.parse("test", HPARAMS, list(argv))
+
+
+def test_every_uppercase_constant_is_a_flag():
+    assert {"EPOCHS", "BATCH_SIZE", "LR", "BETA1", "Z_DIM", "G_HIDDEN", "D_HIDDEN", "LABEL_SMOOTHING", "SEED"} <= set(HPARAMS)
+    args = parse("--g-hidden", "64", "--label-smoothing", "0.1", "--lr", "1e-4")
+    assert (args.g_hidden, args.label_smoothing, args.lr) == (64, 0.1, 1e-4)
+    assert args.hparams["g_hidden"] == 64 and args.hparams["epochs"] == gan_fc.EPOCHS
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-4"], "--batch-size"),
+        (["--epochs", "-1"], "--epochs"),
+        (["--epochs", "two"], "--epochs"),
+        (["--lr", "0"], "--lr"),
+        (["--lr", "-1e-3"], "--lr"),
+        (["--gpu-memory-fraction", "0"], "--gpu-memory-fraction"),
+        (["--gpu-memory-fraction", "1.5"], "--gpu-memory-fraction"),
+        (["--dataset", "cifar10"], "--dataset"),
+        (["--label-smoothing", "1"], "--label-smoothing"),
+        (["--seed", "-2"], "--seed"),
+        (["--generate", "0"], "--generate"),
+        (["--generate", "5", "--to", "x.jpg"], "unknown extension"),
+        (["--to", "x.npz"], "--to goes with --generate"),
+        (["--steps-per-epoch", "0"], "--steps-per-epoch"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(capsys, argv, words):
+    with pytest.raises(SystemExit) as e:
+        parse(*argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_fraction_one_is_allowed():
+    assert parse("--gpu-memory-fraction", "1").gpu_memory_fraction == 1.0
+
+
+def test_run_name_follows_settings_but_not_epochs():
+    base = flags.run_name(parse())
+    assert base.startswith("lr3e-4_b128_")
+    assert flags.run_name(parse("--epochs", "99")) == base
+    assert flags.run_name(parse("--lr", "2e-4")).startswith("lr2e-4_b128_")
+    assert flags.run_name(parse("--d-hidden", "128")) != base  # a change not in the readable part still counts
+    assert flags.run_name(parse("--steps-per-epoch", "10")) != base
+    assert flags.run_name(parse("--dataset", "fashion_mnist")).startswith("fashion_mnist_lr3e-4")

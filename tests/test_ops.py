@@ -1,0 +1,102 @@
+"""Layer helpers: output shapes, variable names, batch norm's two modes, stateless dropout."""
+
+import numpy as np
+import pytest
+
+from common import ops
+from common.tfcompat import tf
+
+
+@pytest.fixture
+def graph():
+    with tf.Graph().as_default() as g:
+        tf.set_random_seed(0)
+        yield g
+
+
+def _run(fetches, init=True, feed=None):
+    with tf.Session() as sess:
+        if init:
+            sess.run(tf.global_variables_initializer())
+        return sess.run(fetches, feed)
+
+
+@pytest.mark.parametrize(
+    "make, out_shape",
+    [
+        (lambda x: ops.conv2d(x, 8, 5, 2, "c"), (3, 14, 14, 8)),
+        (lambda x: ops.conv2d(x, 4, 7, 1, "c", padding="VALID"), (3, 22, 22, 4)),
+        (lambda x: ops.conv2d_transpose(x, 8, 5, 2, "d"), (3, 56, 56, 8)),
+        (lambda x: ops.conv2d_transpose(x[:, :1, :1, :], 16, 7, 1, "d", padding="VALID"), (3, 7, 7, 16)),
+        (lambda x: ops.dense(tf.reshape(x, [-1, 28 * 28]), 10, "fc"), (3, 10)),
+    ],
+)
+def test_shapes_static_and_run(graph, make, out_shape):
+    x = tf.placeholder(tf.float32, [None, 28, 28, 1])
+    y = make(x)
+    assert tuple(y.shape.as_list()[1:]) == out_shape[1:]
+    assert _run(y, feed={x: np.zeros((3, 28, 28, 1), np.float32)}).shape == out_shape
+
+
+def test_variables_are_named_like_the_architecture(graph):
+    with tf.variable_scope("generator"):
+        ops.conv2d_transpose(tf.zeros([2, 7, 7, 4]), 3, 5, 2, "deconv2", stddev=0.02)
+        ops.dense(tf.zeros([2, 5]), 3, "fc1", use_bias=False)
+    names = sorted(v.name for v in tf.global_variables())
+    assert names == ["generator/deconv2/biases:0", "generator/deconv2/weights:0", "generator/fc1/weights:0"]
+    assert tf.global_variables()[0].shape.as_list() == [5, 5, 3, 4]  # transposed kernels: [h, w, out, in]
+
+
+def test_normal_init_has_the_requested_stddev(graph):
+    w = ops.dense(tf.zeros([1, 400]), 400, "fc", stddev=0.02)
+    weights = _run(tf.trainable_variables()[0])
+    assert np.std(weights) == pytest.approx(0.02, rel=0.05)
+    assert w.shape.as_list() == [1, 400]
+
+
+def test_batch_norm_training_mode_normalises_and_updates_moving_averages(graph):
+    x = tf.constant(np.random.default_rng(0).normal(3.0, 2.0, (64, 5, 5, 4)), tf.float32)
+    y = ops.batch_norm(x, training=True, name="bn", momentum=0.9)
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert len(updates) == 2
+    moving_mean, moving_var = [v for v in tf.global_variables() if "moving" in v.name]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out = sess.run(y)
+        np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+        np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1, atol=1e-2)
+        np.testing.assert_array_equal(sess.run(moving_mean), 0)  # running y alone updates nothing
+        sess.run(updates)
+        batch_mean = sess.run(tf.reduce_mean(x, axis=[0, 1, 2]))
+        np.testing.assert_allclose(sess.run(moving_mean), 0.1 * batch_mean, rtol=1e-5)
+        assert np.all(sess.run(moving_var) > 1.0)  # moved from 1 towards the batch variance (~4)
+
+
+def test_batch_norm_inference_mode_uses_the_moving_averages(graph):
+    x = tf.placeholder(tf.float32, [None, 3])
+    with tf.variable_scope("net", reuse=tf.AUTO_REUSE):  # as the scripts build G once per mode
+        ops.batch_norm(x, training=True, name="bn")
+        y = ops.batch_norm(x, training=False, name="bn")
+        gamma, beta, mean, var = (tf.get_variable(f"bn/{n}") for n in ("gamma", "beta", "moving_mean", "moving_variance"))
+    assert len(tf.global_variables()) == 4
+    assert tf.get_collection(tf.GraphKeys.UPDATE_OPS)  # only the training-mode copy adds updates
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(
+            [mean.assign([1.0, 2.0, 3.0]), var.assign([4.0, 1.0, 0.25]), gamma.assign([2.0, 2.0, 2.0]), beta.assign([0.5, 0, 0])]
+        )
+        out = sess.run(y, {x: [[1.0, 2.0, 3.0], [3.0, 3.0, 3.5]]})
+    expected = (np.array([[0, 0, 0], [2.0, 1.0, 0.5]]) / np.sqrt(np.array([4.0, 1.0, 0.25]) + 1e-3)) * 2 + [0.5, 0, 0]
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+
+
+def test_stateless_dropout_repeats_for_a_seed_and_is_off_at_inference(graph):
+    x = tf.ones([1000])
+    seed = tf.constant([1, 2], tf.int64)
+    a, b = ops.dropout(x, 0.3, seed, training=True), ops.dropout(x, 0.3, seed, training=True)
+    other = ops.dropout(x, 0.3, tf.constant([1, 3], tf.int64), training=True)
+    assert ops.dropout(x, 0.3, seed, training=False) is x
+    va, vb, vo = _run([a, b, other], init=False)
+    np.testing.assert_array_equal(va, vb)
+    assert not np.array_equal(va, vo)
+    assert 0.2 < np.mean(va == 0) < 0.4

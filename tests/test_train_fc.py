@@ -1,0 +1,179 @@
+"""gan_fc end to end on tiny data: every output, exact resume, Ctrl-C, --generate, and clean errors."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, TINY_FC, run_main
+from PIL import Image
+
+import gan_fc
+from common import images, training
+from common.tfcompat import tf
+
+
+def fc(out, data_dir, *extra):
+    return run_main(gan_fc, [*TINY_FC, "--data-dir", data_dir, "--out-dir", out, *extra])
+
+
+def weights(run_dir):
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run_dir / "checkpoints")))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def max_abs_diff(a, b):
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in a)
+
+
+def history(run_dir):
+    with open(run_dir / "history.csv", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_a_run_writes_every_output(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    assert fc(out, tiny_mnist, "--epochs", "3", "--steps-per-epoch", "10") == 0
+    printed = capsys.readouterr().out
+    assert printed.count("epoch ") == 3 and "D(G(z))" in printed
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["hparams"]["g_hidden"] == 32 and config["seed"] == 0 and config["tensorflow"] == tf.VERSION
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
+    with Image.open(out / "samples" / "epoch_0001.png") as im:
+        assert im.size == (8 * (28 + images.PAD) + images.PAD,) * 2
+    rows = history(out)
+    assert rows[0] == list(training.HISTORY_COLUMNS)
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 31))
+    for name in ("losses.png", "progress.gif"):
+        assert (out / name).stat().st_size > 0
+    with Image.open(out / "progress.gif") as gif:
+        assert gif.n_frames == 3
+    assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-30")
+    assert len(list((out / "checkpoints").glob("*.index"))) == training.KEEP_CHECKPOINTS
+    events = list((out / "logs").glob("events.out.tfevents.*"))
+    tags = {v.tag for e in tf.train.summary_iterator(str(events[0])) for v in e.summary.value}
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "samples"} <= tags
+
+
+def test_fixed_noise_grid_is_the_same_across_runs_and_changes_with_training(tmp_path, tiny_mnist):
+    a, b = tmp_path / "a", tmp_path / "b"
+    fc(a, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "5")
+    fc(b, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "5")
+    first = images.read_png(a / "samples" / "epoch_0001.png")
+    np.testing.assert_array_equal(first, images.read_png(b / "samples" / "epoch_0001.png"))
+    assert not np.array_equal(first, images.read_png(a / "samples" / "epoch_0002.png"))
+
+
+def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
+    """2000 steps straight == 1000 + resume 1000 == Ctrl-C mid-epoch at step 1234 + resume."""
+    straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
+    steps = ["--steps-per-epoch", "250"]
+    assert fc(straight, tiny_mnist, "--epochs", "8", *steps) == 0
+    assert fc(resumed, tiny_mnist, "--epochs", "4", *steps) == 0
+    assert fc(resumed, tiny_mnist, "--epochs", "8", *steps) == 0  # raising --epochs continues the run
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(training.INTERRUPT_AT_STEP_ENV, "1234")
+        assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 130
+    err = capsys.readouterr().err
+    assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "Run the same command again to resume" in err
+    assert tf.train.latest_checkpoint(str(interrupted / "checkpoints")).endswith("ckpt-1234")
+    assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 0
+    assert "resuming" in capsys.readouterr().out
+
+    final = weights(straight)
+    assert final["global_step"] == 2000
+    assert max_abs_diff(final, weights(resumed)) <= 1e-5
+    assert max_abs_diff(final, weights(interrupted)) <= 1e-5
+    assert history(resumed) == history(straight)
+    assert history(interrupted) == history(straight)
+    for epoch in range(1, 9):
+        grid = images.read_png(straight / "samples" / f"epoch_{epoch:04d}.png")
+        np.testing.assert_array_equal(grid, images.read_png(interrupted / "samples" / f"epoch_{epoch:04d}.png"))
+
+
+def test_a_finished_run_says_so(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3")
+    capsys.readouterr()
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3") == 0
+    assert "already trained 1 epochs" in capsys.readouterr().out
+
+
+def test_fresh_starts_over(tmp_path, tiny_mnist):
+    out = tmp_path / "run"
+    fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "3")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3", "--fresh") == 0
+    assert len(history(out)) == 1 + 3
+    assert not (out / "samples" / "epoch_0002.png").exists()
+
+
+def test_generate_npz_and_png(tmp_path, tiny_mnist):
+    out = tmp_path / "run"
+    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3")
+    assert fc(out, tiny_mnist, "--generate", "1500", "--to", tmp_path / "g.npz") == 0
+    generated = np.load(tmp_path / "g.npz")["images"]
+    assert generated.shape == (1500, 28, 28, 1) and generated.dtype == np.float32
+    assert generated.min() >= -1 and generated.max() <= 1
+    assert len(np.unique(generated.reshape(1500, -1), axis=0)) == 1500  # the chunks draw different noise
+    assert fc(out, tiny_mnist, "--generate", "10", "--to", tmp_path / "g.png") == 0
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.size == (4 * (28 + images.PAD) + images.PAD,) * 2
+
+
+def test_generate_uses_the_runs_own_architecture(tmp_path, tiny_mnist):
+    """After the constants were edited, --generate on an old run folder still loads it."""
+    out = tmp_path / "run"
+    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2")
+    code = run_main(gan_fc, ["--out-dir", out, "--generate", "4", "--to", tmp_path / "g.npz"])  # default sizes
+    assert code == 0 and np.load(tmp_path / "g.npz")["images"].shape == (4, 28, 28, 1)
+
+
+def test_generate_without_checkpoint_is_a_clear_error(tmp_path, tiny_mnist, capsys):
+    assert fc(tmp_path / "empty", tiny_mnist, "--generate", "4") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gan_fc: error: no checkpoint in") and "train first" in err and "\n" not in err
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--lr", "1e-3") == 2
+    err = capsys.readouterr().err
+    assert "lr 0.0003 -> 0.001" in err and "--fresh" in err
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--lr", "1e-3", "--fresh") == 0
+
+
+def test_batch_larger_than_the_dataset(tmp_path, tiny_mnist, capsys):
+    assert run_main(gan_fc, ["--data-dir", tiny_mnist, "--out-dir", tmp_path, "--batch-size", "4097"]) == 2
+    assert "larger than the 4096 training images" in capsys.readouterr().err
+
+
+def test_default_run_folder_and_latest_link(tmp_path, tiny_mnist, monkeypatch):
+    monkeypatch.setattr(training, "REPO_DIR", tmp_path)
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2"]
+    assert run_main(gan_fc, argv) == 0
+    assert run_main(gan_fc, [*argv, "--lr", "1e-4"]) == 0
+    runs = sorted(p.name for p in (tmp_path / "outputs" / "gan_fc").iterdir() if not p.is_symlink())
+    assert len(runs) == 2 and runs[0].startswith("lr1e-4_b16_") and runs[1].startswith("lr3e-4_b16_")
+    latest = tmp_path / "outputs" / "gan_fc" / "latest"
+    assert latest.is_symlink() and latest.resolve().name == runs[0]
+
+
+def test_bad_data_is_one_line_and_exit_2_without_traceback(tmp_path):
+    """As a user sees it: a real process, an HTML page where the images should be."""
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes(b"<html><body>404 Not Found</body></html>")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "gan_fc.py"), "--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "HTML" in lines[0] and "train-images-idx3-ubyte.gz" in lines[0], result.stderr
