@@ -20,6 +20,7 @@ G_HIDDEN = 1024  # units in each of the generator's two hidden layers
 D_HIDDEN = 256  # units in each of the discriminator's two hidden layers
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one seed script used 0.1)
 SEED = 0
+HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
 GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 
@@ -78,7 +79,7 @@ def build_graph(hp, dataset):
 
 
 def main(argv=None):
-    args = flags.parse(__doc__, flags.hyperparameters(globals()), argv)
+    args = flags.parse(__doc__, HPARAMS, argv)
     training.main(args, build_graph, sample, script="gan_fc")
 
 

@@ -49,7 +49,11 @@ NOT_IN_RUN_NAME = {"epochs"}
 
 
 def hyperparameters(namespace):
-    """The UPPERCASE int/float/str/bool constants of a script's globals, in the order written."""
+    """The UPPERCASE int/float/str/bool constants of a script's globals, in the order written.
+
+    A script calls it right after its hyperparameter block, so constants defined further down (grid
+    sizes, the number of classes) are not flags.
+    """
     return {
         name: value
         for name, value in namespace.items()
@@ -70,7 +74,10 @@ def _converter(name, default):
 
 
 def build_parser(description, hparams, labels=False):
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: `--label` must never quietly mean `--label-smoothing`.
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     group = parser.add_argument_group("hyperparameters (defaults: the constants at the top of the script)")
     for name, default in hparams.items():
         flag = "--" + name.lower().replace("_", "-")
@@ -91,6 +98,8 @@ def build_parser(description, hparams, labels=False):
     gen.add_argument("--to", type=Path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
     if labels:
         gen.add_argument("--label", type=_number(int, 0, 9, what="a digit 0–9"), help="draw only this digit")
+    else:  # accepted only to say where it belongs
+        gen.add_argument("--label", help=argparse.SUPPRESS)
     return parser
 
 
@@ -99,6 +108,12 @@ def parse(description, hparams, argv=None, labels=False):
     `hparams`, the dict of hyperparameter values as they are for this run."""
     parser = build_parser(description, hparams, labels)
     args = parser.parse_args(argv)
+    if not labels:
+        if args.label is not None:
+            parser.error("--label: this model is not conditional; gan_cdcgan.py draws a chosen digit")
+        del args.label
+    if getattr(args, "label", None) is not None and args.generate is None:
+        parser.error("--label goes with --generate N")
     if args.to is not None:
         if args.generate is None:
             parser.error("--to goes with --generate N")

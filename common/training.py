@@ -409,21 +409,36 @@ def generate(args, sample, script):
         for name, value in json.loads(config_path.read_text())["hparams"].items():
             setattr(args, name, value)
     target = args.to or run_dir / f"generated_{args.generate}.npz"
+    conditional = hasattr(args, "label")  # only the conditional script has --label
+    labels = None
+    if conditional:  # the requested digit, or all ten in turn (balanced)
+        labels = np.full(args.generate, args.label) if args.label is not None else np.arange(args.generate) % 10
     graph = tf.Graph()
     with graph.as_default():
         count = tf.placeholder(tf.int32, [])
         chunk = tf.placeholder(tf.int64, [])
-        fake = sample(args, count, stream_seed(args.seed, GENERATE, chunk))
+        seed = stream_seed(args.seed, GENERATE, chunk)
+        if conditional:
+            labels_in = tf.placeholder(tf.int32, [None])
+            fake = sample(args, count, seed, labels_in)
+        else:
+            fake = sample(args, count, seed)
         saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
     with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
         saver.restore(sess, checkpoint)
         parts = []
         for i, start in enumerate(range(0, args.generate, GENERATE_CHUNK)):
-            parts.append(sess.run(fake, {count: min(GENERATE_CHUNK, args.generate - start), chunk: i}))
+            n = min(GENERATE_CHUNK, args.generate - start)
+            feed = {count: n, chunk: i}
+            if conditional:
+                feed[labels_in] = labels[start : start + n]
+            parts.append(sess.run(fake, feed))
     out = np.concatenate(parts).astype(np.float32)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))
+    elif conditional:
+        np.savez_compressed(target, images=out, labels=labels.astype(np.uint8))
     else:
         np.savez_compressed(target, images=out)
     print(f"wrote {len(out)} images from {Path(checkpoint).name} to {target}")

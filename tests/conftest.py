@@ -16,6 +16,8 @@ sys.path.insert(0, str(REPO))
 from common import data  # noqa: E402
 
 TINY_FC = ["--z-dim", "8", "--g-hidden", "32", "--d-hidden", "16", "--batch-size", "16"]
+TINY_CONV = ["--z-dim", "8", "--g-filters", "4", "--d-filters", "4", "--batch-size", "8"]
+TINY = {"gan_fc": TINY_FC, "gan_dcgan": TINY_CONV, "gan_cdcgan": TINY_CONV}
 
 
 def idx_bytes(array):
@@ -35,19 +37,24 @@ def mnist_train():
     return data.load("mnist", "train")
 
 
-@pytest.fixture
-def tiny_mnist(tmp_path, monkeypatch, mnist_train):
-    """A folder with 4096 train and 128 test images of real MNIST as IDX .gz files, registered as the
-    canonical MNIST (checksums patched) so the scripts accept it through --data-dir."""
+@pytest.fixture(scope="session")
+def tiny_mnist_files(tmp_path_factory, mnist_train):
+    """A folder with 4096 train and 128 test images of real MNIST as IDX .gz files, and the dataset
+    spec whose checksums match them."""
     images, labels = mnist_train
-    folder = tmp_path / "tiny_mnist"
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("tiny_mnist")
     sums = {}
     for split, sl in (("train", slice(0, 4096)), ("test", slice(4096, 4224))):
         img_name, lbl_name = data.FILES[split]
         sums[img_name] = write_idx(folder / f"{img_name}.gz", images[sl])
         sums[lbl_name] = write_idx(folder / f"{lbl_name}.gz", labels[sl])
-    spec = dataclasses.replace(data.DATASETS["mnist"], sha256=sums)
+    return folder, dataclasses.replace(data.DATASETS["mnist"], sha256=sums)
+
+
+@pytest.fixture
+def tiny_mnist(tiny_mnist_files, monkeypatch):
+    """The tiny folder, registered as the canonical MNIST so the scripts accept it via --data-dir."""
+    folder, spec = tiny_mnist_files
     monkeypatch.setitem(data.DATASETS, "mnist", spec)
     return folder
 

@@ -5,7 +5,7 @@ import pytest
 import gan_fc
 from common import flags
 
-HPARAMS = flags.hyperparameters(vars(gan_fc))
+HPARAMS = gan_fc.HPARAMS
 
 
 def parse(*argv):

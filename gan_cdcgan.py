@@ -1,0 +1,119 @@
+"""Conditional DCGAN on MNIST: ask for a digit, get that digit. Both networks see the one-hot label
+(the architecture of the classic TF1 cDCGAN seed, with its two label bugs fixed).
+
+    python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
+    python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
+    python gan_cdcgan.py --generate 1000 --to digits.npz         # 100 of each digit, labels included
+
+Every UPPERCASE constant below is also a flag (`BATCH_SIZE` -> `--batch-size`); `--help` lists them.
+"""
+
+from common import flags, ops, training
+from common.tfcompat import tf, tf2
+
+# ------------------------------------------------------------------------------ hyperparameters
+EPOCHS = 10
+BATCH_SIZE = 100
+LR = 2e-4
+LR_DECAY = 1.0  # multiply the learning rate by this every DECAY_STEPS steps (the seed: 0.95; 1.0 = off)
+DECAY_STEPS = 500
+BETA1 = 0.5
+Z_DIM = 100
+G_FILTERS = 128  # generator widths: 2F then F filters (the seed: F = 128)
+D_FILTERS = 128  # discriminator widths: F then 2F filters (the seed: F = 128)
+INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the seed and the DCGAN paper
+SEED = 0
+HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
+
+CLASSES = 10
+
+# ------------------------------------------------------------------------------ the two networks
+# G: [z100 N(0,1), y10] 1×1 → dconv256 7 valid BN lrelu.2 → dconv128 5s2 BN lrelu.2 → dconv1 5s2 tanh
+# D: [x28, y10 broadcast to 28×28] → conv128 5s2 lrelu.2 → conv256 5s2 BN lrelu.2 → conv1 7 valid → logit
+
+
+def generator(z, labels, hp, training):
+    f = hp.g_filters
+    y = tf.one_hot(labels, CLASSES)
+    with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
+        h = tf.reshape(tf.concat([z, y], axis=1), [-1, 1, 1, hp.z_dim + CLASSES])
+        h = ops.conv2d_transpose(h, 2 * f, 7, 1, "deconv1", padding="VALID", stddev=hp.init_stddev)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn1"), 0.2)
+        h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", stddev=hp.init_stddev)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn2"), 0.2)
+        return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", stddev=hp.init_stddev))
+
+
+def discriminator(x, labels, hp):
+    """Batch norm in D runs in training mode on each call's own batch (real, fake), as in the seed;
+    D is never run in inference mode, so its moving averages are not kept up to date."""
+    f = hp.d_filters
+    y_map = tf.tile(tf.reshape(tf.one_hot(labels, CLASSES), [-1, 1, 1, CLASSES]), [1, 28, 28, 1])
+    with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
+        h = ops.lrelu(ops.conv2d(tf.concat([x, y_map], axis=3), f, 5, 2, "conv1", stddev=hp.init_stddev), 0.2)
+        h = ops.lrelu(ops.batch_norm(ops.conv2d(h, 2 * f, 5, 2, "conv2", stddev=hp.init_stddev), True, "bn2"), 0.2)
+        return tf.reshape(ops.conv2d(h, 1, 7, 1, "conv3", padding="VALID", stddev=hp.init_stddev), [-1, 1])
+
+
+def noise(count, seed, hp):
+    return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
+
+
+def sample(hp, count, seed, labels):
+    """`count` images of the digits `labels`, batch norm in inference mode: grids and `--generate`."""
+    return generator(noise(count, seed, hp), labels, hp, training=False)
+
+
+def fixed_grid(hp):
+    """10×10: row k draws digit k, and column j uses the same noise vector in every row, so a column
+    shows one style held fixed across the ten digits."""
+    z = tf.tile(noise(CLASSES, training.stream_seed(hp.seed, training.FIXED, 0), hp), [CLASSES, 1])
+    labels = tf.repeat(tf.range(CLASSES), CLASSES)  # 0 ×10, 1 ×10, …: row by row
+    return generator(z, labels, hp, training=False), labels
+
+
+# ------------------------------------------------------------------------------ losses, optimizers, step
+def build_graph(hp, dataset):
+    """One training step as one op: a D update on real (image, label) pairs and fake pairs — each fake
+    with the label it was generated from — then a G update against the freshly updated D."""
+    step = tf.train.get_or_create_global_step()
+    real, real_labels = training.batch(dataset, step, hp.batch_size, hp.seed)
+    z = noise(hp.batch_size, training.stream_seed(hp.seed, training.NOISE, step), hp)
+    # All ten digits (the seed's randint(0, 9) never asked for a 9).
+    fake_labels = tf2.random.stateless_uniform(
+        [hp.batch_size],
+        training.stream_seed(hp.seed, training.LABELS, step),
+        minval=0,
+        maxval=CLASSES,
+        dtype=tf.int32,
+        name="fake_labels",
+    )
+    fake = generator(z, fake_labels, hp, training=True)
+    g_bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
+    lr = tf.train.exponential_decay(hp.lr, step, hp.decay_steps, hp.lr_decay, staircase=True)
+
+    d_real, d_fake = discriminator(real, real_labels, hp), discriminator(fake, fake_labels, hp)
+    d_loss = training.bce(d_real, 1.0) + training.bce(d_fake, 0.0)
+    d_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="d_adam")
+    d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+
+    with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
+        g_loss = training.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
+        g_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="g_adam")
+        g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
+    train_op = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+
+    grid, _ = fixed_grid(hp)
+    metrics = dict(
+        d_loss=d_loss, g_loss=g_loss, d_real=tf.reduce_mean(tf.sigmoid(d_real)), d_fake=tf.reduce_mean(tf.sigmoid(d_fake))
+    )
+    return training.GanGraph(train_op=train_op, d_step=d_step, metrics=metrics, samples=grid, grid=(CLASSES, CLASSES))
+
+
+def main(argv=None):
+    args = flags.parse(__doc__, HPARAMS, argv, labels=True)
+    training.main(args, build_graph, sample, script="gan_cdcgan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""DCGAN on MNIST: a transposed-convolution generator and a convolutional discriminator (the
+architecture of TensorFlow's DCGAN tutorial), in TF1 graph mode.
+
+    python gan_dcgan.py                   # train (resumes if this configuration was trained before)
+    python gan_dcgan.py --lr 1e-4 --beta1 0.9 --batch-size 256     # the tutorial's own optimizer
+    python gan_dcgan.py --generate 64 --to digits.png
+
+Every UPPERCASE constant below is also a flag (`BATCH_SIZE` -> `--batch-size`); `--help` lists them.
+"""
+
+from common import flags, ops, training
+from common.tfcompat import tf, tf2
+
+# ------------------------------------------------------------------------------ hyperparameters
+EPOCHS = 10
+BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch for the same images
+LR = 2e-4  # the DCGAN paper's; the tutorial's 1e-4 with beta1 0.9 learns visibly slower (README)
+BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two players from overshooting
+Z_DIM = 100
+G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
+D_FILTERS = 64  # discriminator widths: F and 2F filters (the tutorial: F = 64)
+LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default, which the tutorial uses
+DROPOUT = 0.3  # in the discriminator, training only
+SEED = 0
+HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
+
+GRID = (8, 8)  # rows, cols of the per-epoch sample grid
+
+# ------------------------------------------------------------------------------ the two networks
+# G: z100 N(0,1) → fc 7·7·256 (no bias) BN lrelu → dconv128 5s1 BN lrelu → dconv64 5s2 BN lrelu → dconv1 5s2 tanh
+# D: x28 → conv64 5s2 lrelu drop.3 → conv128 5s2 lrelu drop.3 → flatten → fc1 logit
+
+
+def generator(z, hp, training):
+    """`training` picks batch statistics (and queues moving-average updates) or the moving averages."""
+    f, slope = hp.g_filters, hp.leaky_slope
+    with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
+        h = ops.dense(z, 7 * 7 * 4 * f, "fc", use_bias=False)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn0"), slope)
+        h = tf.reshape(h, [-1, 7, 7, 4 * f])
+        h = ops.conv2d_transpose(h, 2 * f, 5, 1, "deconv1", use_bias=False)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn1"), slope)
+        h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", use_bias=False)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn2"), slope)
+        return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", use_bias=False))
+
+
+def discriminator(x, hp, dropout_seed):
+    """`dropout_seed` keys this call's dropout masks (each call of each step gets its own)."""
+    f, slope = hp.d_filters, hp.leaky_slope
+    fold = tf2.random.experimental.stateless_fold_in
+    with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
+        h = ops.lrelu(ops.conv2d(x, f, 5, 2, "conv1"), slope)
+        h = ops.dropout(h, hp.dropout, fold(dropout_seed, 1), training=True)
+        h = ops.lrelu(ops.conv2d(h, 2 * f, 5, 2, "conv2"), slope)
+        h = ops.dropout(h, hp.dropout, fold(dropout_seed, 2), training=True)
+        return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc")
+
+
+def noise(count, seed, hp):
+    return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
+
+
+def sample(hp, count, seed):
+    """`count` images from fresh noise with batch norm in inference mode: grids and `--generate`."""
+    return generator(noise(count, seed, hp), hp, training=False)
+
+
+# ------------------------------------------------------------------------------ losses, optimizers, step
+def build_graph(hp, dataset):
+    """One training step as one op: a D update on a real and a fake batch, then a G update in which
+    the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
+    step = tf.train.get_or_create_global_step()
+    real, _ = training.batch(dataset, step, hp.batch_size, hp.seed)
+    fake = generator(noise(hp.batch_size, training.stream_seed(hp.seed, training.NOISE, step), hp), hp, training=True)
+    g_bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
+
+    def dropout_seed(call):  # three D calls per step: real, fake, fake again after the D update
+        return training.stream_seed(hp.seed, training.DROPOUT, 3 * step + call)
+
+    d_real, d_fake = discriminator(real, hp, dropout_seed(0)), discriminator(fake, hp, dropout_seed(1))
+    d_loss = training.bce(d_real, 1.0) + training.bce(d_fake, 0.0)
+    d_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="d_adam")
+    d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+
+    with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
+        g_loss = training.bce(discriminator(fake, hp, dropout_seed(2)), 1.0)  # non-saturating
+        g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
+        g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
+    train_op = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+
+    fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
+    metrics = dict(
+        d_loss=d_loss, g_loss=g_loss, d_real=tf.reduce_mean(tf.sigmoid(d_real)), d_fake=tf.reduce_mean(tf.sigmoid(d_fake))
+    )
+    return training.GanGraph(train_op=train_op, d_step=d_step, metrics=metrics, samples=fixed, grid=GRID)
+
+
+def main(argv=None):
+    args = flags.parse(__doc__, HPARAMS, argv)
+    training.main(args, build_graph, sample, script="gan_dcgan")
+
+
+if __name__ == "__main__":
+    main()

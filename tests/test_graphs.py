@@ -1,0 +1,210 @@
+"""Each script's training graph at tiny sizes: scopes, the optimizers' variable lists, which variables
+one step changes, batch norm's two modes, and the conditional grid's rows."""
+
+import importlib
+
+import numpy as np
+import pytest
+from conftest import TINY
+
+from common import flags, ops, training
+from common.tfcompat import tf
+
+SCRIPTS = list(TINY)
+
+
+def build(script, argv=None, n=64):
+    module = importlib.import_module(script)
+    args = flags.parse("t", module.HPARAMS, TINY[script] if argv is None else argv, labels=script == "gan_cdcgan")
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(0)
+        rng = np.random.default_rng(0)
+        dataset = training.Dataset(
+            images=tf.Variable(rng.uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32), trainable=False),
+            labels=tf.Variable(rng.integers(0, 10, n).astype(np.int32), trainable=False),
+            size=n,
+            steps_per_epoch=n // args.batch_size,
+        )
+        model = module.build_graph(args, dataset)
+        init = tf.global_variables_initializer()
+    return graph, model, init, args
+
+
+@pytest.fixture(scope="module", params=SCRIPTS)
+def built(request):
+    return (request.param, *build(request.param))
+
+
+def test_variable_lists_are_disjoint_and_cover_every_trainable_variable(built):
+    _, graph, *_ = built
+    with graph.as_default():
+        g_vars, d_vars = ops.trainable_variables("generator"), ops.trainable_variables("discriminator")
+        assert g_vars and d_vars
+        assert not set(g_vars) & set(d_vars)
+        assert set(g_vars) | set(d_vars) == set(tf.trainable_variables())
+
+
+def weight_shapes(script):
+    graph, *_ = build(script, argv=[])  # the real sizes
+    with graph.as_default():
+        return {v.name.removesuffix(":0"): v.shape.as_list() for v in tf.trainable_variables() if "weights" in v.name}
+
+
+def test_fc_architecture_matches_the_comment():
+    assert weight_shapes("gan_fc") == {
+        "generator/fc1/weights": [96, 1024],
+        "generator/fc2/weights": [1024, 1024],
+        "generator/fc3/weights": [1024, 784],
+        "discriminator/fc1/weights": [784, 256],
+        "discriminator/fc2/weights": [256, 256],
+        "discriminator/fc3/weights": [256, 1],
+    }
+
+
+def test_dcgan_architecture_matches_the_comment():
+    assert weight_shapes("gan_dcgan") == {  # transposed-conv kernels are [h, w, out, in]
+        "generator/fc/weights": [100, 7 * 7 * 256],
+        "generator/deconv1/weights": [5, 5, 128, 256],
+        "generator/deconv2/weights": [5, 5, 64, 128],
+        "generator/deconv3/weights": [5, 5, 1, 64],
+        "discriminator/conv1/weights": [5, 5, 1, 64],
+        "discriminator/conv2/weights": [5, 5, 64, 128],
+        "discriminator/fc/weights": [7 * 7 * 128, 1],
+    }
+
+
+def test_cdcgan_architecture_matches_the_comment():
+    assert weight_shapes("gan_cdcgan") == {
+        "generator/deconv1/weights": [7, 7, 256, 110],
+        "generator/deconv2/weights": [5, 5, 128, 256],
+        "generator/deconv3/weights": [5, 5, 1, 128],
+        "discriminator/conv1/weights": [5, 5, 11, 128],
+        "discriminator/conv2/weights": [5, 5, 128, 256],
+        "discriminator/conv3/weights": [7, 7, 256, 1],
+    }
+
+
+def _values(sess, variables):
+    return [sess.run(v) for v in variables]
+
+
+def _all(pairs, same):
+    return all(np.array_equal(a, b) == same for a, b in zip(*pairs, strict=True))
+
+
+def test_d_step_changes_only_d_and_the_full_step_adds_only_a_g_update(built, tmp_path):
+    _, graph, model, init, _ = built
+    with graph.as_default():
+        g_vars, d_vars = ops.trainable_variables("generator"), ops.trainable_variables("discriminator")
+        step = tf.train.get_global_step()
+        saver = tf.train.Saver()
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        g0, d0 = _values(sess, g_vars), _values(sess, d_vars)
+        saver.save(sess, str(tmp_path / "ckpt"), write_meta_graph=False)
+        sess.run(model.d_step)
+        g1, d1 = _values(sess, g_vars), _values(sess, d_vars)
+        assert _all((g0, g1), same=True), "a D step moved G"
+        assert _all((d0, d1), same=False), "a D step left some D variable alone"
+        assert sess.run(step) == 0
+
+        saver.restore(sess, str(tmp_path / "ckpt"))
+        sess.run(model.train_op)
+        g2, d2 = _values(sess, g_vars), _values(sess, d_vars)
+        assert _all((d1, d2), same=True), "the full step's D update differs from the D step alone"
+        assert _all((g0, g2), same=False), "the G update left some G variable alone"
+        assert sess.run(step) == 1
+
+
+def test_step_metrics_are_finite_probabilities(built):
+    _, graph, model, init, _ = built
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        _, m = sess.run([model.train_op, model.metrics])
+    assert set(m) == set(training.HISTORY_COLUMNS[2:])
+    assert all(np.isfinite(v) for v in m.values())
+    assert 0 < m["d_real"] < 1 and 0 < m["d_fake"] < 1
+
+
+@pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
+def test_batch_norm_moving_averages_move_in_training_and_serve_inference(script):
+    graph, model, init, _ = build(script)
+    with graph.as_default():
+        moving = [v for v in tf.global_variables() if v.name.startswith("generator/") and "moving_mean" in v.name]
+    assert moving
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        before, grid_before = _values(sess, moving), sess.run(model.samples)
+        np.testing.assert_array_equal(grid_before, sess.run(model.samples))  # inference mode: no randomness
+        sess.run(model.train_op)
+        after, grid_after = _values(sess, moving), sess.run(model.samples)
+        assert _all((before, after), same=False), "a training step left a moving average alone"
+        # Inference mode reads the moving averages: change them alone, and the grid changes.
+        sess.run([v.assign(tf.zeros_like(v)) for v in moving])
+        assert not np.allclose(grid_after, sess.run(model.samples))
+
+
+@pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
+def test_inference_mode_is_per_image(script):
+    """With moving averages, an image does not depend on the rest of its batch (batch stats would)."""
+    module = importlib.import_module(script)
+    graph, _, init, args = build(script)
+    with graph.as_default():
+        z = tf.placeholder(tf.float32, [None, args.z_dim])
+        extra = [tf.zeros([tf.shape(z)[0]], tf.int32)] if script == "gan_cdcgan" else []
+        out = module.generator(z, *extra, args, training=False)
+    batch = np.random.default_rng(1).normal(size=(6, args.z_dim)).astype(np.float32)
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        np.testing.assert_allclose(sess.run(out, {z: batch})[:2], sess.run(out, {z: batch[:2]}), atol=1e-6)
+
+
+def test_conditional_grid_rows_are_digits_and_columns_share_noise():
+    import gan_cdcgan
+
+    graph, _, init, args = build("gan_cdcgan")
+    with graph.as_default():
+        images, labels = gan_cdcgan.fixed_grid(args)
+        # Redraw the grid from explicit noise: row k, column j = G(noise j, digit k).
+        z = gan_cdcgan.noise(10, training.stream_seed(args.seed, training.FIXED, 0), args)
+        by_column = [gan_cdcgan.generator(z, tf.fill([10], k), args, training=False) for k in range(10)]
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        got_labels, got_images, expected = sess.run([labels, images, by_column])
+    np.testing.assert_array_equal(got_labels.reshape(10, 10), np.repeat(np.arange(10)[:, None], 10, axis=1))
+    np.testing.assert_allclose(got_images.reshape(10, 10, 28, 28, 1), np.stack(expected), atol=1e-6)
+
+
+def test_batches_cover_each_epoch_once_in_a_new_order():
+    """Within an epoch every example is drawn once; the next epoch uses another permutation."""
+    with tf.Graph().as_default():
+        n, b = 40, 8
+        ds = training.Dataset(images=tf.range(n), labels=tf.range(n), size=n, steps_per_epoch=n // b)
+        step = tf.placeholder(tf.int64, [])
+        idx, _ = training.batch(ds, step, b, seed=3)
+        with tf.Session() as sess:
+            epochs = [np.concatenate([sess.run(idx, {step: e * 5 + s}) for s in range(5)]) for e in range(2)]
+            again = sess.run(idx, {step: 7})
+    assert sorted(epochs[0]) == list(range(n)) and sorted(epochs[1]) == list(range(n))
+    assert not np.array_equal(epochs[0], epochs[1])
+    np.testing.assert_array_equal(again, epochs[1][16:24])  # a step's batch depends on the step alone
+
+
+def test_conditional_fake_labels_cover_all_ten_digits():
+    """The seed drew generator labels with randint(0, 9), which never yields 9."""
+    graph, _, init, _ = build("gan_cdcgan")
+    labels = graph.get_tensor_by_name("fake_labels:0")
+    with graph.as_default():
+        new_step = tf.placeholder(tf.int64, [])
+        set_step = tf.train.get_global_step().assign(new_step)
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        drawn = []
+        for s in range(40):
+            sess.run(set_step, {new_step: s})
+            drawn.append(sess.run(labels))
+    drawn = np.concatenate(drawn)
+    assert drawn.dtype == np.int32 and drawn.min() == 0 and drawn.max() == 9
+    counts = np.bincount(drawn, minlength=10)
+    assert counts.min() > 0.5 * len(drawn) / 10  # roughly uniform over the ten digits
