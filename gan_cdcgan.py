@@ -5,7 +5,7 @@
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
     python gan_cdcgan.py --generate 1000 --to digits.npz         # 100 of each digit, labels included
 
-Every UPPERCASE constant below is also a flag (`BATCH_SIZE` -> `--batch-size`); `--help` lists them.
+Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
 from common import flags, ops, training
@@ -104,9 +104,7 @@ def build_graph(hp, dataset):
     train_op = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
 
     grid, _ = fixed_grid(hp)
-    metrics = dict(
-        d_loss=d_loss, g_loss=g_loss, d_real=tf.reduce_mean(tf.sigmoid(d_real)), d_fake=tf.reduce_mean(tf.sigmoid(d_fake))
-    )
+    metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
     return training.GanGraph(train_op=train_op, d_step=d_step, metrics=metrics, samples=grid, grid=(CLASSES, CLASSES))
 
 

@@ -5,7 +5,7 @@ architecture of TensorFlow's DCGAN tutorial), in TF1 graph mode.
     python gan_dcgan.py --lr 1e-4 --beta1 0.9 --batch-size 256     # the tutorial's own optimizer
     python gan_dcgan.py --generate 64 --to digits.png
 
-Every UPPERCASE constant below is also a flag (`BATCH_SIZE` -> `--batch-size`); `--help` lists them.
+Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
 from common import flags, ops, training
@@ -90,9 +90,7 @@ def build_graph(hp, dataset):
     train_op = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
 
     fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
-    metrics = dict(
-        d_loss=d_loss, g_loss=g_loss, d_real=tf.reduce_mean(tf.sigmoid(d_real)), d_fake=tf.reduce_mean(tf.sigmoid(d_fake))
-    )
+    metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
     return training.GanGraph(train_op=train_op, d_step=d_step, metrics=metrics, samples=fixed, grid=GRID)
 
 

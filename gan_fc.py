@@ -4,7 +4,7 @@
     python gan_fc.py --lr 1e-4 --epochs 50
     python gan_fc.py --generate 64 --to digits.png
 
-Every UPPERCASE constant below is also a flag (`BATCH_SIZE` -> `--batch-size`); `--help` lists them.
+Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
 from common import flags, ops, training
@@ -72,9 +72,7 @@ def build_graph(hp, dataset):
         g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
 
     fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
-    metrics = dict(
-        d_loss=d_loss, g_loss=g_loss, d_real=tf.reduce_mean(tf.sigmoid(d_real)), d_fake=tf.reduce_mean(tf.sigmoid(d_fake))
-    )
+    metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
     return training.GanGraph(train_op=g_step, d_step=d_step, metrics=metrics, samples=fixed, grid=GRID)
 
 

@@ -82,9 +82,10 @@ def build_parser(description, hparams, labels=False):
     for name, default in hparams.items():
         flag = "--" + name.lower().replace("_", "-")
         if isinstance(default, bool):
-            group.add_argument(flag, default=default, action=argparse.BooleanOptionalAction)
+            group.add_argument(flag, default=default, action=argparse.BooleanOptionalAction, help=f"{name} = {default}")
         else:
-            group.add_argument(flag, type=_converter(name, default), default=default, metavar=type(default).__name__.upper())
+            kind = type(default).__name__.upper()
+            group.add_argument(flag, type=_converter(name, default), default=default, metavar=kind, help=f"{name} = {default}")
     run = parser.add_argument_group("run")
     run.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
     run.add_argument("--data-dir", type=Path, help="folder with the four IDX files (default: search, see README)")

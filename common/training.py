@@ -79,6 +79,16 @@ class GanGraph:
     grid: tuple  # (rows, cols) of the sample grid
 
 
+def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
+    """The per-step scalars of history.csv: both losses, and D's mean belief that reals and fakes are real."""
+    return dict(
+        d_loss=d_loss,
+        g_loss=g_loss,
+        d_real=tf.reduce_mean(tf.sigmoid(d_real_logits)),
+        d_fake=tf.reduce_mean(tf.sigmoid(d_fake_logits)),
+    )
+
+
 def bce(logits, target):
     """Mean sigmoid cross-entropy against a constant target (1 real, 0 fake, 1 − ε when smoothed)."""
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits))
@@ -324,10 +334,11 @@ def train(args, build_graph, script):
         _point_latest(run_dir)
 
     graph, model, saver, initialize = _build(args, build_graph, data.to_unit_range(raw_images), raw_labels.astype(np.int32), spe)
-    del raw_images
+    del raw_images, raw_labels
     config = session_config(args.gpu_memory_fraction, args.gpu_allow_growth)
     with tf.Session(graph=graph, config=config) as sess:
         initialize(sess)
+        del initialize  # the host copy of the data set: it now lives in the graph's variables
         restored = restore_latest(sess, saver, run.checkpoints)
         step = int(sess.run(tf.train.get_global_step(graph)))
         run.history = _load_history(run.history_path, step)

@@ -177,3 +177,40 @@ def test_bad_data_is_one_line_and_exit_2_without_traceback(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "HTML" in lines[0] and "train-images-idx3-ubyte.gz" in lines[0], result.stderr
+
+
+def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    """A real process and a real SIGTERM (what a cluster scheduler sends), sent mid-training."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "gan_fc.py"),
+            *TINY_FC,
+            "--epochs",
+            "100000",
+            "--steps-per-epoch",
+            "5",
+            "--out-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().startswith("training")  # data loaded, graph built
+        while not list((out / "checkpoints").glob("*.index")):  # at least one epoch is through
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "SIGTERM at step" in err and "Run the same command again to resume" in err
+    step = int(err.split("SIGTERM at step ")[1].split()[0])
+    assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith(f"ckpt-{step}")
+    assert int(history(out)[-1][0]) == step
