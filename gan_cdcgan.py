@@ -22,6 +22,7 @@ Z_DIM = 100
 G_FILTERS = 128  # generator widths: 2F then F filters (the seed: F = 128)
 D_FILTERS = 128  # discriminator widths: F then 2F filters (the seed: F = 128)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the seed and the DCGAN paper
+BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -38,9 +39,9 @@ def generator(z, labels, hp, training):
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
         h = tf.reshape(tf.concat([z, y], axis=1), [-1, 1, 1, hp.z_dim + CLASSES])
         h = ops.conv2d_transpose(h, 2 * f, 7, 1, "deconv1", padding="VALID", stddev=hp.init_stddev)
-        h = ops.lrelu(ops.batch_norm(h, training, "bn1"), 0.2)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn1", hp.bn_momentum), 0.2)
         h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", stddev=hp.init_stddev)
-        h = ops.lrelu(ops.batch_norm(h, training, "bn2"), 0.2)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn2", hp.bn_momentum), 0.2)
         return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", stddev=hp.init_stddev))
 
 

@@ -21,6 +21,7 @@ G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the t
 D_FILTERS = 64  # discriminator widths: F and 2F filters (the tutorial: F = 64)
 LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default, which the tutorial uses
 DROPOUT = 0.3  # in the discriminator, training only
+BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -36,12 +37,12 @@ def generator(z, hp, training):
     f, slope = hp.g_filters, hp.leaky_slope
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
         h = ops.dense(z, 7 * 7 * 4 * f, "fc", use_bias=False)
-        h = ops.lrelu(ops.batch_norm(h, training, "bn0"), slope)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn0", hp.bn_momentum), slope)
         h = tf.reshape(h, [-1, 7, 7, 4 * f])
         h = ops.conv2d_transpose(h, 2 * f, 5, 1, "deconv1", use_bias=False)
-        h = ops.lrelu(ops.batch_norm(h, training, "bn1"), slope)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn1", hp.bn_momentum), slope)
         h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", use_bias=False)
-        h = ops.lrelu(ops.batch_norm(h, training, "bn2"), slope)
+        h = ops.lrelu(ops.batch_norm(h, training, "bn2", hp.bn_momentum), slope)
         return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", use_bias=False))
 
 

@@ -42,6 +42,7 @@ RANGES = {
     "LABEL_SMOOTHING": unit_interval,
     "DROPOUT": unit_interval,
     "LR_DECAY": fraction,
+    "BN_MOMENTUM": unit_interval,
 }
 
 # Flags that do not change what is learned, so they are left out of the run name.

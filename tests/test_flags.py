@@ -59,3 +59,26 @@ def test_run_name_follows_settings_but_not_epochs():
     assert flags.run_name(parse("--d-hidden", "128")) != base  # a change not in the readable part still counts
     assert flags.run_name(parse("--steps-per-epoch", "10")) != base
     assert flags.run_name(parse("--dataset", "fashion_mnist")).startswith("fashion_mnist_lr3e-4")
+
+
+@pytest.mark.parametrize(
+    "script, argv",
+    [
+        ("gan_dcgan", ["--bn-momentum", "1"]),
+        ("gan_dcgan", ["--dropout", "-0.1"]),
+        ("gan_cdcgan", ["--lr-decay", "0"]),
+        ("gan_cdcgan", ["--init-stddev", "0"]),
+        ("gan_cdcgan", ["--label", "-1", "--generate", "2"]),
+    ],
+)
+def test_conv_script_ranges(capsys, script, argv):
+    module = __import__(script)
+    with pytest.raises(SystemExit) as e:
+        flags.parse("test", module.HPARAMS, argv, labels=script == "gan_cdcgan")
+    assert e.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+def test_label_on_a_model_without_labels(capsys):
+    with pytest.raises(SystemExit) as e:
+        parse("--generate", "4", "--label", "3")
+    assert e.value.code == 2 and "not conditional" in capsys.readouterr().err
