@@ -242,6 +242,8 @@ def load(dataset, split="train", data_dir=None):
     """(images uint8 [N, 28, 28], labels uint8 [N]) of `split`, from the first place that has them."""
     spec = DATASETS[dataset]
     if data_dir is not None:
+        if not Path(data_dir).is_dir():
+            raise DataError(f"--data-dir {data_dir} is not a folder; point it at the folder holding the four IDX files")
         return load_folder(data_dir, split, spec.sha256)
     home = REPO_DIR / "data" / dataset
     looked = [str(home)]

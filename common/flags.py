@@ -74,11 +74,16 @@ def _converter(name, default):
     return str
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: what is wrong and where to look, without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser(description, hparams, labels=False):
     # No abbreviations: `--label` must never quietly mean `--label-smoothing`.
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
-    )
+    parser = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     group = parser.add_argument_group("hyperparameters (defaults: the constants at the top of the script)")
     for name, default in hparams.items():
         flag = "--" + name.lower().replace("_", "-")

@@ -10,11 +10,13 @@ there in one go or restored step 1000 from a checkpoint.
 """
 
 import csv
+import fcntl
 import json
 import math
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 HISTORY_COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")
 KEEP_CHECKPOINTS = 3
 GENERATE_CHUNK = 1000
-INTERRUPT_AT_STEP_ENV = "GAN_INTERRUPT_AT_STEP"  # test hook: send ourselves SIGINT after this step
+FAULT_ENV = "GAN_FAULT"  # test hook, see fault_point()
 
 # Random streams: each kind of draw has its own, so that adding one never shifts another.
 DATA, NOISE, DROPOUT, LABELS, FIXED, GENERATE = range(1, 7)
@@ -129,12 +131,25 @@ def _config(args, script, steps_per_epoch):
     }
 
 
-def _check_same_run(run_dir, args):
-    """Refuse to resume a run folder with settings that would make it a different run."""
+def _read_config(run_dir):
+    """A run folder's config.json ({"hparams": {}} when there is none)."""
     path = run_dir / "config.json"
     if not path.exists():
+        return {"hparams": {}}
+    try:
+        config = json.loads(path.read_text())
+        _shaping_args(config)
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{path} is damaged ({type(e).__name__}: {e}); pass --fresh to start this run over") from None
+    return config
+
+
+def _check_same_run(run_dir, args):
+    """Refuse to resume a run folder with settings that would make it a different run."""
+    config = _read_config(run_dir)
+    if not config["hparams"]:
         return
-    saved = flags.result_shaping(**_shaping_args(json.loads(path.read_text())))
+    saved = flags.result_shaping(**_shaping_args(config))
     wanted = flags.result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
     diffs = [
         f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}" for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)
@@ -171,24 +186,66 @@ def _start_over(run_dir):
 # --------------------------------------------------------------------------------------- checkpoints
 
 
+class TrainingFailed(Exception):
+    """Training cannot go on (diverged, or a save failed); the message says what was kept."""
+
+
+def _checkpoint_steps(checkpoint_dir):
+    """The steps of the checkpoints on disk, oldest first, found by their files rather than by the
+    `checkpoint` state file, which a crash could leave stale or broken."""
+    steps = []
+    for index in checkpoint_dir.glob("ckpt-*.index"):
+        suffix = index.stem.split("-", 1)[1]
+        if suffix.isdigit():
+            steps.append(int(suffix))
+    return sorted(steps)
+
+
+def _shape_mismatches(path, graph):
+    """What differs between a checkpoint's variables and this graph's, in words."""
+    saved = dict(tf.train.list_variables(path))
+    wanted = {v.op.name: v.shape.as_list() for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}
+    problems = [
+        f"{name} is {saved[name]} there, {shape} here" for name, shape in wanted.items() if name in saved and saved[name] != shape
+    ]
+    problems += [f"{name} is not in it" for name in wanted if name not in saved]
+    return problems
+
+
 def restore_latest(sess, saver, checkpoint_dir):
     """Restore the newest readable checkpoint; return its path, or None when there is none.
 
-    A checkpoint that fails to load (a crash while it was written) is reported and the one before it
-    is tried, so a damaged newest file costs one epoch, not the run.
+    A checkpoint that fails to load (a crash or a full disk while it was written) is reported and the
+    one before it is tried, so a damaged newest file costs one epoch, not the run. A checkpoint of
+    another architecture is an error that lists the differences, not a shape traceback.
     """
-    state = tf.train.get_checkpoint_state(str(checkpoint_dir))
-    if state is None:
-        return None
-    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    steps = _checkpoint_steps(checkpoint_dir)
+    paths = [str(checkpoint_dir / f"ckpt-{step}") for step in steps]
     for path in reversed(paths):
-        path = str(checkpoint_dir / Path(path).name)
+        try:
+            mismatches = _shape_mismatches(path, sess.graph)
+        except (tf.errors.OpError, ValueError) as e:
+            print(
+                f"checkpoint {Path(path).name} is unreadable ({type(e).__name__}); falling back to the one before it",
+                file=sys.stderr,
+            )
+            continue
+        if mismatches:
+            shown = "; ".join(mismatches[:4]) + ("; …" if len(mismatches) > 4 else "")
+            raise UsageError(f"checkpoint {path} is of another model ({shown}); pass --fresh to start over, or another --out-dir")
         try:
             saver.restore(sess, path)
-            return path
         except (tf.errors.OpError, ValueError) as e:
-            print(f"checkpoint {path} is unreadable ({type(e).__name__}); trying the one before it", file=sys.stderr)
-    raise UsageError(f"no readable checkpoint in {checkpoint_dir}; pass --fresh to start over")
+            print(
+                f"checkpoint {Path(path).name} is unreadable ({type(e).__name__}); falling back to the one before it",
+                file=sys.stderr,
+            )
+            continue
+        saver.recover_last_checkpoints(paths[: paths.index(path) + 1])  # keep-the-last-3 spans restarts
+        return path
+    if paths:
+        raise UsageError(f"no readable checkpoint in {checkpoint_dir}; pass --fresh to start over")
+    return None
 
 
 def _write_atomically(path, write):
@@ -238,6 +295,42 @@ class StopOnSignal:
             signal.signal(s, handler)
 
 
+def fault_point(point, step):
+    """Test hook: with GAN_FAULT=<point>@<step> the process signals itself there — SIGINT for
+    `sigint`, and for the `sigkill…` points a SIGKILL, which no handler sees: a real crash."""
+    if os.environ.get(FAULT_ENV) == f"{point}@{step}":
+        os.kill(os.getpid(), signal.SIGINT if point == "sigint" else signal.SIGKILL)
+
+
+class RunLock:
+    """Keep a second process off a run folder. An flock is released by the kernel when its process
+    ends however it ends, so a killed run never leaves the folder locked."""
+
+    def __init__(self, run_dir):
+        self.path = run_dir / ".lock"
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")  # noqa: SIM115 (held open for the whole run)
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            raise UsageError(
+                f"{self.path.parent} is in use by a running training ({holder}); wait for it to finish, or pass another --out-dir"
+            ) from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
 # ---------------------------------------------------------------------------------------------- train
 
 
@@ -252,15 +345,34 @@ class Run:
         self.samples = run_dir / "samples"
         self.history_path = run_dir / "history.csv"
         self.history = []
+        self.last_saved = None
 
     def grid_path(self, epoch):
         return self.samples / f"epoch_{epoch:04d}.png"
 
-    def save(self, sess, saver, step):
+    def save(self, sess, saver, finite, step):
         """history first, then the checkpoint: after a crash between the two, the history's extra rows
-        are dropped on resume, whereas the other order would leave a gap."""
-        _save_history(self.history_path, self.history)
-        saver.save(sess, str(self.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
+        are dropped on resume, whereas the other order would leave a gap. Weights that are not all
+        finite are never saved, and a failed save leaves the previous checkpoint as it was."""
+        if not sess.run(finite):
+            raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self._kept()}")
+        try:
+            _save_history(self.history_path, self.history)
+            fault_point("sigkill-after-history", step)
+            saver.save(sess, str(self.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
+        except (OSError, tf.errors.OpError) as e:
+            reason = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+            raise TrainingFailed(
+                f"saving step {step} in {self.dir} failed ({reason.strip()}); {self._kept()}. Free some disk space "
+                "or fix the folder's permissions, then run the same command to resume"
+            ) from None
+        self.last_saved = step
+        fault_point("sigkill-after-checkpoint", step)
+
+    def _kept(self):
+        if self.last_saved is None:
+            return "no checkpoint of this run had been saved yet"
+        return f"the last good checkpoint, ckpt-{self.last_saved}, is intact"
 
     def write_grid(self, sess, model, epoch, writer=None):
         grid = images.grid(sess.run(model.samples), *model.grid)
@@ -293,6 +405,16 @@ def _epoch_line(epoch, epochs, step, seconds, rows):
     return f"epoch {epoch:3d}/{epochs}  step {step:7d}  {seconds:6.1f}s  D {d:.3f}  G {g:.3f}  D(x) {dx:.2f}  D(G(z)) {dgz:.2f}"
 
 
+@dataclass
+class Built:
+    graph: tf.Graph
+    model: GanGraph
+    saver: tf.train.Saver
+    finite: tf.Tensor  # all variables finite: checked before every save
+    checkpoint_bytes: int
+    initialize: object  # sess -> None: variables, and the data set copied into the graph
+
+
 def _build(args, build_graph, train_images, train_labels, spe):
     graph = tf.Graph()
     with graph.as_default():
@@ -307,12 +429,40 @@ def _build(args, build_graph, train_images, train_labels, spe):
             steps_per_epoch=spe,
         )
         model = build_graph(args, dataset)
+        saved = tf.global_variables()
+        floats = [v for v in saved if v.dtype.base_dtype.is_floating]
+        finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
         init = tf.global_variables_initializer()
         load_data = tf.local_variables_initializer()
         saver = tf.train.Saver(max_to_keep=KEEP_CHECKPOINTS, save_relative_paths=True)
     graph.finalize()
     feed = {images_in: train_images, labels_in: train_labels}
-    return graph, model, saver, lambda sess: sess.run([init, load_data], feed)
+    checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
+    return Built(graph, model, saver, finite, checkpoint_bytes, lambda sess: sess.run([init, load_data], feed))
+
+
+def _prepare_folder(run):
+    """Create the run folder and prove it writable before any training time is spent."""
+    try:
+        for folder in (run.dir, run.checkpoints, run.samples):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = run.dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to {run.dir} ({e.strerror}); pass --out-dir with a writable folder") from None
+
+
+def _check_free_space(run, checkpoint_bytes):
+    """A run needs room for KEEP_CHECKPOINTS checkpoints plus the one being written, and some slack
+    for grids and logs; a full disk found now costs nothing, found at the first save an epoch."""
+    needed = checkpoint_bytes * (KEEP_CHECKPOINTS + 1) + 20 * 2**20
+    free = shutil.disk_usage(run.dir).free
+    if free < needed:
+        raise UsageError(
+            f"only {free / 2**20:.0f} MiB free at {run.dir}, and this run needs about {needed / 2**20:.0f} MiB "
+            f"({KEEP_CHECKPOINTS + 1} checkpoints of {checkpoint_bytes / 2**20:.1f} MiB); free some space or pass another --out-dir"
+        )
 
 
 def train(args, build_graph, script):
@@ -323,29 +473,32 @@ def train(args, build_graph, script):
             f"--batch-size {args.batch_size} is larger than the {len(raw_images)} training images; use at most {len(raw_images)}"
         )
     spe = min(len(raw_images) // args.batch_size, args.steps_per_epoch or math.inf)
-    if args.fresh:
-        _start_over(run_dir)
-    _check_same_run(run_dir, args)
     run = Run(run_dir, spe, args.epochs)
-    for folder in (run.dir, run.checkpoints, run.samples):
-        folder.mkdir(parents=True, exist_ok=True)
-    (run.dir / "config.json").write_text(json.dumps(_config(args, script, spe), indent=2) + "\n")
-    if args.out_dir is None:
-        _point_latest(run_dir)
+    _prepare_folder(run)
+    with RunLock(run.dir):
+        if args.fresh:
+            _start_over(run_dir)
+            _prepare_folder(run)
+        _check_same_run(run_dir, args)
+        built = _build(args, build_graph, data.to_unit_range(raw_images), raw_labels.astype(np.int32), spe)
+        del raw_images, raw_labels
+        _check_free_space(run, built.checkpoint_bytes)
+        (run.dir / "config.json").write_text(json.dumps(_config(args, script, spe), indent=2) + "\n")
+        if args.out_dir is None:
+            _point_latest(run_dir)
+        config = session_config(args.gpu_memory_fraction, args.gpu_allow_growth)
+        with tf.Session(graph=built.graph, config=config) as sess:
+            built.initialize(sess)
+            built.initialize = None  # the host copy of the data set: it now lives in the graph's variables
+            restored = restore_latest(sess, built.saver, run.checkpoints)
+            step = int(sess.run(tf.train.get_global_step(built.graph)))
+            run.last_saved = step if restored else None
+            run.history = _load_history(run.history_path, step)
+            _train_loop(sess, built, run, step, restored)
 
-    graph, model, saver, initialize = _build(args, build_graph, data.to_unit_range(raw_images), raw_labels.astype(np.int32), spe)
-    del raw_images, raw_labels
-    config = session_config(args.gpu_memory_fraction, args.gpu_allow_growth)
-    with tf.Session(graph=graph, config=config) as sess:
-        initialize(sess)
-        del initialize  # the host copy of the data set: it now lives in the graph's variables
-        restored = restore_latest(sess, saver, run.checkpoints)
-        step = int(sess.run(tf.train.get_global_step(graph)))
-        run.history = _load_history(run.history_path, step)
-        _train_loop(args, sess, model, saver, run, step, restored)
 
-
-def _train_loop(args, sess, model, saver, run, step, restored):
+def _train_loop(sess, built, run, step, restored):
+    model, saver = built.model, built.saver
     spe, total = run.steps_per_epoch, run.epochs * run.steps_per_epoch
     if step and step % spe == 0 and not run.grid_path(step // spe).exists():
         run.write_grid(sess, model, step // spe)  # the crash came between checkpoint and grid
@@ -356,7 +509,6 @@ def _train_loop(args, sess, model, saver, run, step, restored):
         print(f"resuming {run.dir} at epoch {step // spe + 1}, step {step} (from {Path(restored).name})")
     else:
         print(f"training {run.dir}: {run.epochs} epochs of {spe} steps")
-    interrupt_at = int(os.environ.get(INTERRUPT_AT_STEP_ENV, "0"))
     writer = tf.summary.FileWriter(str(run.dir / "logs"))
     if step:
         writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)  # drop replayed events
@@ -371,14 +523,23 @@ def _train_loop(args, sess, model, saver, run, step, restored):
             while step < epoch * spe and stop.signum is None:
                 _, metrics = sess.run(fetches)
                 step += 1
+                if not all(math.isfinite(metrics[k]) for k in keys):
+                    bar.close()
+                    writer.close()
+                    losses = ", ".join(f"{k} {metrics[k]:.4g}" for k in keys)
+                    raise TrainingFailed(
+                        f"training diverged at step {step} (epoch {epoch}): {losses}; nothing was saved, and "
+                        f"{run._kept()}. The same settings diverge the same way (training is deterministic): "
+                        "lower --lr or change the model, which starts a new run folder"
+                    )
                 run.history.append([step, epoch, *(float(metrics[k]) for k in keys)])
                 bar.update()
                 if step % 20 == 0:
                     bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
-                if step == interrupt_at:
-                    os.kill(os.getpid(), signal.SIGINT)
+                fault_point("sigint", step)
+                fault_point("sigkill", step)
             bar.close()
-            run.save(sess, saver, step)
+            run.save(sess, saver, built.finite, step)
             _log_scalars(writer, run.history[first_row:])
             if stop.signum is not None:
                 writer.close()
@@ -409,16 +570,13 @@ def generate(args, sample, script):
     constants at the top of the script were edited for the next experiment.
     """
     run_dir = args.out_dir or default_run_dir(args, script)
-    checkpoint = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
-    if checkpoint is None:
+    if not _checkpoint_steps(run_dir / "checkpoints"):
         raise UsageError(
             f"no checkpoint in {run_dir / 'checkpoints'}: train first (python {script}.py with the same settings), "
             f"or pass --out-dir of a trained run (e.g. outputs/{script}/latest)"
         )
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        for name, value in json.loads(config_path.read_text())["hparams"].items():
-            setattr(args, name, value)
+    for name, value in _read_config(run_dir)["hparams"].items():
+        setattr(args, name, value)
     target = args.to or run_dir / f"generated_{args.generate}.npz"
     conditional = hasattr(args, "label")  # only the conditional script has --label
     labels = None
@@ -436,7 +594,7 @@ def generate(args, sample, script):
             fake = sample(args, count, seed)
         saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
     with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
-        saver.restore(sess, checkpoint)
+        checkpoint = restore_latest(sess, saver, run_dir / "checkpoints")
         parts = []
         for i, start in enumerate(range(0, args.generate, GENERATE_CHUNK)):
             n = min(GENERATE_CHUNK, args.generate - start)
@@ -456,12 +614,16 @@ def generate(args, sample, script):
 
 
 def main(args, build_graph, sample, script):
-    """Train or generate; a problem with the input is one line on stderr and exit code 2."""
+    """Train or generate. A problem with the input is one line on stderr and exit code 2; training
+    that cannot go on (diverged, a failed save) is one line and exit code 1."""
     try:
         if args.generate:
             generate(args, sample, script)
         else:
             train(args, build_graph, script)
     except (data.DataError, UsageError) as e:
-        print(f"{script}: error: {e}", file=sys.stderr)
+        print(f"{script}.py: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except TrainingFailed as e:
+        print(f"{script}.py: stopped: {e}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -41,7 +41,7 @@ def test_resume_is_exact(tmp_path, tiny_mnist, script, capsys):
     assert run(script, resumed, tiny_mnist, "--epochs", "2", *steps) == 0
     assert run(script, resumed, tiny_mnist, "--epochs", "4", *steps) == 0
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(training.INTERRUPT_AT_STEP_ENV, "27")
+        mp.setenv(training.FAULT_ENV, "sigint@27")
         assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps) == 130
     assert "SIGINT at step 27" in capsys.readouterr().err
     assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps) == 0

@@ -77,7 +77,7 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
     assert fc(resumed, tiny_mnist, "--epochs", "8", *steps) == 0  # raising --epochs continues the run
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(training.INTERRUPT_AT_STEP_ENV, "1234")
+        mp.setenv(training.FAULT_ENV, "sigint@1234")
         assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 130
     err = capsys.readouterr().err
     assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "Run the same command again to resume" in err
@@ -136,7 +136,7 @@ def test_generate_uses_the_runs_own_architecture(tmp_path, tiny_mnist):
 def test_generate_without_checkpoint_is_a_clear_error(tmp_path, tiny_mnist, capsys):
     assert fc(tmp_path / "empty", tiny_mnist, "--generate", "4") == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("gan_fc: error: no checkpoint in") and "train first" in err and "\n" not in err
+    assert err.startswith("gan_fc.py: error: no checkpoint in") and "train first" in err and "\n" not in err
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path, tiny_mnist, capsys):

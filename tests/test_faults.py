@@ -1,0 +1,184 @@
+"""Faults injected into tiny runs: a run survives kills, damaged checkpoints, NaN, full disks, a
+second process, and a changed model, and says what happened in one line."""
+
+import errno
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, TINY, TINY_FC, run_main
+from test_train_fc import history, max_abs_diff, weights
+
+import gan_fc
+from common import images, training
+from common.tfcompat import tf
+
+STEPS = ["--epochs", "4", "--steps-per-epoch", "10"]  # 40 steps, a checkpoint every 10
+
+# Ten SIGKILLs across the three scripts: mid-epoch, on an epoch's last step, and inside the save
+# (after history.csv is written but before the checkpoint, and after the checkpoint before the grid).
+KILLS = {
+    "gan_fc": [("sigkill", 7), ("sigkill-after-history", 10), ("sigkill", 23), ("sigkill-after-checkpoint", 30)],
+    "gan_dcgan": [("sigkill", 4), ("sigkill-after-history", 20), ("sigkill", 33)],
+    "gan_cdcgan": [("sigkill", 13), ("sigkill-after-checkpoint", 20), ("sigkill", 38)],
+}
+
+
+def command(script, out):
+    """The same command line every time, as a user would rerun it (shipped MNIST, tiny model)."""
+    return [sys.executable, str(REPO / f"{script}.py"), *TINY[script], *STEPS, "--out-dir", str(out)]
+
+
+@pytest.mark.parametrize("script", list(KILLS))
+def test_sigkill_anywhere_then_rerun_matches_an_uninterrupted_run(tmp_path, script):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert run_main(importlib.import_module(script), [*TINY[script], *STEPS, "--out-dir", straight]) == 0
+    for point, step in KILLS[script]:
+        env = {**os.environ, training.FAULT_ENV: f"{point}@{step}"}
+        result = subprocess.run(command(script, killed), env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == -9, result.stderr  # killed, no handler ran
+    result = subprocess.run(command(script, killed), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (killed / ".lock").exists()  # left behind by the kills, and no obstacle to the rerun
+
+    assert max_abs_diff(weights(straight), weights(killed)) <= 1e-5
+    rows = history(killed)
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 41))  # no gap, no duplicate
+    assert rows == history(straight)
+    for epoch in range(1, 5):
+        name = f"samples/epoch_{epoch:04d}.png"
+        np.testing.assert_array_equal(images.read_png(straight / name), images.read_png(killed / name))
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "5"]
+    assert run_main(gan_fc, [*argv, "--epochs", "3"]) == 0
+    data_file = out / "checkpoints" / "ckpt-15.data-00000-of-00001"
+    data_file.write_bytes(data_file.read_bytes()[:100])  # a save cut short
+    capsys.readouterr()
+    assert run_main(gan_fc, [*argv, "--epochs", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "checkpoint ckpt-15 is unreadable" in captured.err and "falling back" in captured.err
+    assert "resuming" in captured.out and "step 10" in captured.out
+    assert [int(r[0]) for r in history(out)[1:]] == list(range(1, 21))
+
+
+def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "5"]
+    assert run_main(gan_fc, [*argv, "--epochs", "2"]) == 0
+    (out / "checkpoints" / "ckpt-10.index").write_bytes(b"\x00garbage")
+    assert run_main(gan_fc, [*argv, "--epochs", "2"]) == 0
+    assert "ckpt-10 is unreadable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "lr, words",
+    [
+        ("1e8", "training diverged at step 4 (epoch 2): d_loss"),  # the losses of step 4 are NaN/Inf
+        ("1e6", "weights became NaN or Inf by step 4"),  # step 4's losses were finite, its update was not
+    ],
+)
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnist, capsys, lr, words):
+    """A huge learning rate makes this tiny run blow up in epoch 2, after the checkpoint of step 2."""
+    out = tmp_path / "run"
+    code = run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--lr", lr])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert words in err and "ckpt-2, is intact" in err
+    assert training._checkpoint_steps(out / "checkpoints") == [2]
+    saved = weights(out)
+    assert all(np.all(np.isfinite(v)) for v in saved.values() if v.dtype.kind == "f")
+    assert [int(r[0]) for r in history(out)[1:]] == [1, 2]
+
+
+def test_weights_that_are_not_finite_are_never_saved(tmp_path):
+    with tf.Graph().as_default():
+        w = tf.Variable([1.0, np.nan])
+        finite = tf.reduce_all(tf.is_finite(w))
+        saver = tf.train.Saver()
+        run = training.Run(tmp_path, spe=5, epochs=1)
+        run.checkpoints.mkdir()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            with pytest.raises(training.TrainingFailed, match="NaN or Inf by step 5"):
+                run.save(sess, saver, finite, 5)
+    assert not list(run.checkpoints.iterdir())
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, tiny_mnist, monkeypatch, capsys):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "3", "--epochs", "3"]
+    real_save, calls = tf.train.Saver.save, []
+
+    def save_until_the_disk_fills(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, *args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(tf.train.Saver, "save", save_until_the_disk_fills)
+        assert run_main(gan_fc, argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "saving step 6" in err and "No space left on device" in err and "ckpt-3, is intact" in err
+    assert training._checkpoint_steps(out / "checkpoints") == [3]
+    assert run_main(gan_fc, argv) == 0  # space freed: the same command resumes from step 3
+    assert "resuming" in capsys.readouterr().out
+
+
+def test_too_little_free_space_is_refused_before_training(tmp_path, tiny_mnist, monkeypatch, capsys):
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 * 2**30, 10 * 2**30 - 2**20, 2**20))
+    out = tmp_path / "run"
+    assert run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out]) == 2
+    err = capsys.readouterr().err
+    assert "only 1 MiB free" in err and "checkpoints of" in err
+    assert not list((out / "checkpoints").iterdir()) and not (out / "history.csv").exists()
+
+
+def test_unwritable_out_dir_is_refused_before_training(tmp_path, tiny_mnist, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", blocker / "run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gan_fc.py: error: cannot write to") and "--out-dir" in err
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    with training.RunLock(out):  # as if another process were training there
+        code = run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--fresh"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"pid {os.getpid()}" in err and "in use by a running training" in err
+    assert (
+        run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--epochs", "1"]) == 0
+    )
+
+
+def test_checkpoint_of_another_architecture_lists_the_differences(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--epochs", "1"]
+    assert run_main(gan_fc, argv) == 0
+    (out / "config.json").unlink()  # no record of the settings: the checkpoint itself must tell
+    assert run_main(gan_fc, [*argv, "--g-hidden", "48"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is of another model" in err and "generator/fc1/weights is [8, 32] there, [8, 48] here" in err
+    assert "--fresh" in err and "Traceback" not in err
+    assert run_main(gan_fc, [*argv, "--g-hidden", "48", "--fresh"]) == 0
+
+
+def test_damaged_config_json_is_named(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--epochs", "1"]
+    assert run_main(gan_fc, argv) == 0
+    (out / "config.json").write_text('{"hparams": {"lr": ')
+    assert run_main(gan_fc, argv) == 2
+    assert "config.json is damaged" in capsys.readouterr().err
