@@ -175,3 +175,26 @@ def test_download_keeps_only_verified_files(nowhere, tmp_path, monkeypatch):
     with pytest.raises(data.DataError, match="HTML"):
         data.load("mnist", "train")
     assert list((tmp_path / "repo" / "data" / "mnist").iterdir()) == []
+
+
+def test_system_folder_is_searched_after_the_project_folder(nowhere, tmp_path, monkeypatch):
+    """Debian's dataset-fashion-mnist puts the files in /usr/share/datasets; a stand-in folder here."""
+    system = tmp_path / "usr-share"
+    system.mkdir()
+    x, y = _images(5), np.arange(5, dtype=np.uint8)
+    sums = {
+        "train-images-idx3-ubyte": write_idx(system / "train-images-idx3-ubyte.gz", x),
+        "train-labels-idx1-ubyte": write_idx(system / "train-labels-idx1-ubyte.gz", y),
+    }
+    spec = dataclasses.replace(data.DATASETS["fashion_mnist"], system_dirs=(str(system),), sha256=sums)
+    monkeypatch.setitem(data.DATASETS, "fashion_mnist", spec)
+    got_x, _ = data.load("fashion_mnist", "train")
+    np.testing.assert_array_equal(got_x, x)
+    assert nowhere == []
+
+
+def test_data_dir_that_is_not_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for bad in (tmp_path / "file", tmp_path / "missing"):
+        with pytest.raises(data.DataError, match="is not a folder"):
+            data.load("mnist", "train", data_dir=bad)
