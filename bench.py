@@ -1,0 +1,278 @@
+"""Training throughput of the three scripts on this machine, against its own matmul peak and against
+the way the seed scripts drive the same models.
+
+    python bench.py                          # all three models, default batch sizes
+    python bench.py --model dcgan --steps 50 --json bench.json
+
+Each model's real training graph is built by the script's own `build_graph` (not a copy), warmed up,
+and timed over `--steps` steps, `--repeats` times (the median is reported). A benchmark reports; it
+asserts nothing.
+
+What it prints per model, and how each figure is obtained:
+- images/s and seconds per MNIST epoch (60,000 images) of our loop: `session.run([train_op, metrics])`
+  and the Python that follows each step in training (the four losses to floats, into the history);
+- achieved GFLOP/s: the FLOPs of one step ÷ its time. The FLOPs are counted from the graph itself: every
+  op that one training step runs and that TensorFlow has a FLOP count for — the matmuls and
+  convolutions of the forward passes (G once, D three times), of both backward passes and of the
+  input gradients, plus elementwise math. Adam's fused updates have no FLOP count and are left out
+  (they are memory-bound and small);
+- the machine's peak: the best rate of a large float32 matmul in TensorFlow, measured in the same run,
+  and the utilization = achieved ÷ peak;
+- the share of wall time outside the TF step: the Python between `session.run` calls, plus the fixed
+  cost of a `session.run` call itself (timed on a scalar read);
+- the seed-style loop: the same generator and discriminator fed numpy batches and numpy noise through
+  `feed_dict`, with one `session.run` for D and another for G (which runs G forward again on fresh
+  noise), and our speed-up over it;
+- peak resident memory of this process so far.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+_T0 = time.perf_counter()
+import numpy as np  # noqa: E402
+
+from common import flags, ops, training  # noqa: E402
+from common.session import session_config  # noqa: E402
+from common.tfcompat import tf  # noqa: E402
+
+IMPORT_SECONDS = time.perf_counter() - _T0
+MODELS = {"fc": "gan_fc", "dcgan": "gan_dcgan", "cdcgan": "gan_cdcgan"}
+MNIST_TRAIN = 60000
+
+
+def step_flops(graph, fetches):
+    """FLOPs of everything `fetches` needs, from TensorFlow's own per-op statistics."""
+    from tensorflow.python.framework import ops as tf_ops  # after common.tfcompat has loaded TF quietly
+
+    pending = [graph.as_graph_element(f) for f in fetches]
+    pending = [f.op if isinstance(f, tf.Tensor) else f for f in pending]
+    seen, total = set(), 0
+    while pending:
+        op = pending.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        pending.extend(t.op for t in op.inputs)
+        pending.extend(op.control_inputs)
+        try:
+            stat = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops")
+        except ValueError:  # an op whose shapes are not all known: none of the heavy ones
+            continue
+        total += int(stat.value or 0)
+    return total
+
+
+def matmul_peak(size, repeats, config):
+    """GFLOP/s of the best of `repeats` float32 [size × size] @ [size × size] in TensorFlow."""
+    with tf.Graph().as_default():
+        a = tf.Variable(tf.random.normal([size, size]))
+        b = tf.Variable(tf.random.normal([size, size]))
+        product = tf.reduce_sum(tf.matmul(a, b))  # the sum keeps the result from crossing to Python
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(product)
+            best = min(_timed(lambda: sess.run(product)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _args(script, batch_size):
+    module = importlib.import_module(script)
+    argv = [] if batch_size is None else ["--batch-size", str(batch_size)]
+    return module, flags.parse("bench", module.HPARAMS, argv, labels=script == "gan_cdcgan")
+
+
+def _synthetic_mnist(rng):
+    """60,000 random images and labels: the speed of a step does not depend on what they show."""
+    images = rng.uniform(-1, 1, (MNIST_TRAIN, 28, 28, 1)).astype(np.float32)
+    return images, rng.integers(0, 10, MNIST_TRAIN).astype(np.int32)
+
+
+def bench_ours(module, args, data, steps, repeats, warmup, config):
+    """Our loop: the script's graph as `training.train` builds it, one session.run per step."""
+    started = time.perf_counter()
+    built = training._build(args, module.build_graph, *data, len(data[0]) // args.batch_size)
+    with tf.Session(graph=built.graph, config=config) as sess:
+        built.initialize(sess)
+        fetches = [built.model.train_op, built.model.metrics]
+        sess.run(fetches)
+        first_step = time.perf_counter() - started
+        for _ in range(warmup):
+            sess.run(fetches)
+        trivial = tf.train.get_global_step(built.graph)  # a scalar read: the fixed cost of a session.run
+        noop_seconds = statistics.median(_timed(lambda: sess.run(trivial)) for _ in range(50))
+        history, walls, in_run = [], [], []
+        keys = training.HISTORY_COLUMNS[2:]
+        for _ in range(repeats):
+            wall_start, run_total = time.perf_counter(), 0.0
+            for _ in range(steps):
+                run_start = time.perf_counter()
+                _, metrics = sess.run(fetches)
+                run_total += time.perf_counter() - run_start
+                history.append([float(metrics[k]) for k in keys])
+            walls.append(time.perf_counter() - wall_start)
+            in_run.append(run_total)
+        flops = step_flops(built.graph, [built.model.train_op, *built.model.metrics.values()])
+    median = statistics.median(walls)
+    python_share = 1 - statistics.median(r / w for r, w in zip(in_run, walls, strict=True))
+    return {
+        "images_per_s": steps * args.batch_size / median,
+        "step_seconds": median / steps,
+        "build_and_first_step_s": first_step,
+        "flops_per_step": flops,
+        "share_outside_step": python_share + noop_seconds * steps / median,
+        "share_python": python_share,
+        "session_run_overhead_s": noop_seconds,
+    }
+
+
+def _seed_style_graph(script, module, args):
+    """The same networks, wired as the seed scripts wire them: placeholders for the real batch and the
+    noise, and a D optimizer and a G optimizer run by separate session.run calls."""
+    b = args.batch_size
+    x = tf.placeholder(tf.float32, [b, 28, 28, 1])
+    z = tf.placeholder(tf.float32, [b, args.z_dim])
+    y = tf.placeholder(tf.int32, [b])
+    seed = tf.constant([0, 1], tf.int64)
+    if script == "gan_fc":
+        fake, d_real = module.generator(z, args), module.discriminator(x, args)
+        d_fake = module.discriminator(fake, args)
+    elif script == "gan_dcgan":
+        fake, d_real = module.generator(z, args, training=True), module.discriminator(x, args, seed)
+        d_fake = module.discriminator(fake, args, seed + 1)
+    else:
+        fake, d_real = module.generator(z, y, args, training=True), module.discriminator(x, y, args)
+        d_fake = module.discriminator(fake, y, args)
+    bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
+    d_loss = training.bce(d_real, 1.0) + training.bce(d_fake, 0.0)
+    g_loss = training.bce(d_fake, 1.0)
+    d_step = tf.train.AdamOptimizer(args.lr, beta1=args.beta1).minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+    with tf.control_dependencies(bn_updates):
+        g_step = tf.train.AdamOptimizer(args.lr, beta1=args.beta1).minimize(g_loss, var_list=ops.trainable_variables("generator"))
+    return x, z, y, d_step, d_loss, g_step, g_loss
+
+
+def bench_seed_style(script, module, args, data, steps, repeats, warmup, config):
+    rng = np.random.default_rng(0)
+    images, labels = data
+    with tf.Graph().as_default():
+        x, z, y, d_step, d_loss, g_step, g_loss = _seed_style_graph(script, module, args)
+        init = tf.global_variables_initializer()
+        with tf.Session(config=config) as sess:
+            sess.run(init)
+
+            def step():
+                idx = rng.integers(0, len(images), args.batch_size)
+                feed = {x: images[idx], z: rng.standard_normal((args.batch_size, args.z_dim), dtype=np.float32), y: labels[idx]}
+                sess.run([d_step, d_loss], feed)
+                feed[z] = rng.standard_normal((args.batch_size, args.z_dim), dtype=np.float32)
+                sess.run([g_step, g_loss], feed)
+
+            for _ in range(warmup + 1):
+                step()
+            walls = [_timed(lambda: [step() for _ in range(steps)]) for _ in range(repeats)]
+    return {"images_per_s": steps * args.batch_size / statistics.median(walls)}
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def machine_line(config):
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    device = ", ".join(d.name for d in gpus) if gpus else "CPU"
+    threads = (
+        f"intra-op {config.intra_op_parallelism_threads or 'auto'}, inter-op {config.inter_op_parallelism_threads or 'auto'}"
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "device": device,
+        "tensorflow": tf.VERSION,
+        "threads": threads,
+        "python": platform.python_version(),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
+    parser.add_argument("--steps", type=flags.positive_int, default=20, help="timed steps per repeat")
+    parser.add_argument("--repeats", type=flags.positive_int, default=3)
+    parser.add_argument("--warmup", type=flags.nonnegative_int, default=3)
+    parser.add_argument("--batch-size", type=flags.positive_int, help="default: each script's own")
+    parser.add_argument("--peak-size", type=flags.positive_int, default=4096, help="matmul size for the peak")
+    parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)
+    parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
+    parser.add_argument("--no-seed-style", action="store_true", help="skip the seed-style comparison")
+    parser.add_argument("--json", type=str, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
+    machine = machine_line(config)
+    print(
+        f"machine: {machine['cpu']}, {machine['cores']} cores, device {machine['device']}, TF {machine['tensorflow']}, "
+        f"threads {machine['threads']}; import {IMPORT_SECONDS:.1f} s"
+    )
+    peak = matmul_peak(args.peak_size, 5, config)
+    print(f"matmul peak ({args.peak_size}×{args.peak_size} float32): {peak:.1f} GFLOP/s")
+    data = _synthetic_mnist(np.random.default_rng(0))
+    results = {"machine": machine, "import_s": IMPORT_SECONDS, "matmul_peak_gflops": peak, "models": {}}
+    names = list(MODELS) if args.model == "all" else [args.model]
+    for name in names:
+        script = MODELS[name]
+        module, hp = _args(script, args.batch_size)
+        ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config)
+        gflops = ours["flops_per_step"] / ours["step_seconds"] / 1e9
+        row = {
+            "batch_size": hp.batch_size,
+            **ours,
+            "seconds_per_epoch": MNIST_TRAIN / ours["images_per_s"],
+            "gflops": gflops,
+            "utilization": gflops / peak,
+            "peak_rss_mib": peak_rss_mib(),
+        }
+        if not args.no_seed_style:
+            seed = bench_seed_style(script, module, hp, data, args.steps, args.repeats, args.warmup, config)
+            row["seed_style_images_per_s"] = seed["images_per_s"]
+            row["speedup_over_seed_style"] = ours["images_per_s"] / seed["images_per_s"]
+        results["models"][name] = row
+        seed_part = (
+            f"  seed-style {row['seed_style_images_per_s']:7.0f} img/s → ×{row['speedup_over_seed_style']:.2f}"
+            if "seed_style_images_per_s" in row
+            else ""
+        )
+        print(
+            f"{name:7s} batch {hp.batch_size:4d}  {row['images_per_s']:7.0f} img/s  {row['seconds_per_epoch']:7.1f} s/epoch  "
+            f"{row['flops_per_step'] / hp.batch_size / 1e6:7.1f} MFLOP/img  {gflops:6.1f} GFLOP/s = {row['utilization']:5.1%} of peak  "
+            f"outside step {row['share_outside_step']:5.1%}  start-up {row['build_and_first_step_s']:.1f} s"
+            f"{seed_part}  peak RSS {row['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
