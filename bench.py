@@ -12,9 +12,10 @@ What it prints per model, and how each figure is obtained:
 - images/s and seconds per MNIST epoch (60,000 images) of our loop: `session.run([train_op, metrics])`
   and the Python that follows each step in training (the four losses to floats, into the history);
 - achieved GFLOP/s: the FLOPs of one step ÷ its time. The FLOPs are counted from the graph itself: every
-  op that one training step runs and that TensorFlow has a FLOP count for — the matmuls and
-  convolutions of the forward passes (G once, D three times), of both backward passes and of the
-  input gradients, plus elementwise math. Adam's fused updates have no FLOP count and are left out
+  op that one training step runs — the matmuls and convolutions of the forward passes (G once, D three
+  times), of both backward passes and of the input gradients, plus elementwise math. Convolutions are
+  counted by `conv_flops` (useful multiply-adds only, padding excluded), everything else by
+  TensorFlow's own per-op statistics. Adam's fused updates have no FLOP count and are left out
   (they are memory-bound and small);
 - the machine's peak: the best rate of a large float32 matmul in TensorFlow, measured in the same run,
   and the utilization = achieved ÷ peak;
@@ -22,7 +23,8 @@ What it prints per model, and how each figure is obtained:
   cost of a `session.run` call itself (timed on a scalar read);
 - the seed-style loop: the same generator and discriminator fed numpy batches and numpy noise through
   `feed_dict`, with one `session.run` for D and another for G (which runs G forward again on fresh
-  noise), and our speed-up over it;
+  noise), our speed-up over it, and the ratio of its FLOPs to ours — on a compute-bound machine the
+  most any loop can gain over it;
 - peak resident memory of this process so far.
 """
 
@@ -62,12 +64,43 @@ def step_flops(graph, fetches):
         seen.add(op.name)
         pending.extend(t.op for t in op.inputs)
         pending.extend(op.control_inputs)
+        if op.type in CONV_OPS:
+            total += conv_flops(op)
+            continue
         try:
             stat = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops")
         except ValueError:  # an op whose shapes are not all known: none of the heavy ones
             continue
         total += int(stat.value or 0)
     return total
+
+
+CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+
+
+def _valid_taps(in_size, out_size, kernel, stride, padding):
+    """How many (output position, kernel tap) pairs along one axis land on real input, not padding."""
+    pad = max((out_size - 1) * stride + kernel - in_size, 0) // 2 if padding == "SAME" else 0
+    return sum(0 <= o * stride + k - pad < in_size for o in range(out_size) for k in range(kernel))
+
+
+def conv_flops(op):
+    """FLOPs of a convolution, or of either of its gradients (a transposed convolution is the input
+    gradient): all three do the forward convolution's multiply-adds, 2 FLOPs each, counting only the
+    kernel taps that meet real input. TensorFlow's own statistics also count the taps that fall in
+    the zero padding (for 5×5 kernels on 7×7 maps ~31 % of them, which oneDNN skips) and, for the two
+    gradients, assume SAME padding (for a 7×7 VALID layer on a 1×1 map that is ~49 times the work)."""
+    if op.type == "Conv2D":
+        x, w, y = op.inputs[0].shape, op.inputs[1].shape, op.outputs[0].shape
+    elif op.type == "Conv2DBackpropInput":
+        x, w, y = op.outputs[0].shape, op.inputs[1].shape, op.inputs[2].shape
+    else:
+        x, w, y = op.inputs[0].shape, op.outputs[0].shape, op.inputs[2].shape
+    _, sh, sw, _ = op.get_attr("strides")
+    padding = op.get_attr("padding").decode()
+    kh, kw, cin, cout = (int(d) for d in w)
+    taps = _valid_taps(int(x[1]), int(y[1]), kh, sh, padding) * _valid_taps(int(x[2]), int(y[2]), kw, sw, padding)
+    return 2 * int(x[0]) * taps * cin * cout
 
 
 def matmul_peak(size, repeats, config):
@@ -101,7 +134,23 @@ def _synthetic_mnist(rng):
     return images, rng.integers(0, 10, MNIST_TRAIN).astype(np.int32)
 
 
-def bench_ours(module, args, data, steps, repeats, warmup, config):
+def top_ops(sess, fetches, count=12):
+    """Where one traced step spends its time: (op type, total ms, share) summed over the step's ops,
+    from TensorFlow's own RunMetadata step stats."""
+    options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    metadata = tf.RunMetadata()
+    sess.run(fetches, options=options, run_metadata=metadata)
+    by_type = {}
+    for device in metadata.step_stats.dev_stats:
+        for node in device.node_stats:
+            kind = node.timeline_label.split("(")[0].split(" = ")[-1].strip() or node.node_name
+            by_type[kind] = by_type.get(kind, 0) + node.all_end_rel_micros
+    total = sum(by_type.values()) or 1
+    ranked = sorted(by_type.items(), key=lambda kv: -kv[1])[:count]
+    return [(kind, micros / 1000, micros / total) for kind, micros in ranked]
+
+
+def bench_ours(module, args, data, steps, repeats, warmup, config, profile=False):
     """Our loop: the script's graph as `training.train` builds it, one session.run per step."""
     started = time.perf_counter()
     built = training._build(args, module.build_graph, *data, len(data[0]) // args.batch_size)
@@ -126,6 +175,7 @@ def bench_ours(module, args, data, steps, repeats, warmup, config):
             walls.append(time.perf_counter() - wall_start)
             in_run.append(run_total)
         flops = step_flops(built.graph, [built.model.train_op, *built.model.metrics.values()])
+        profiled = top_ops(sess, fetches) if profile else None
     median = statistics.median(walls)
     python_share = 1 - statistics.median(r / w for r, w in zip(in_run, walls, strict=True))
     return {
@@ -136,6 +186,7 @@ def bench_ours(module, args, data, steps, repeats, warmup, config):
         "share_outside_step": python_share + noop_seconds * steps / median,
         "share_python": python_share,
         "session_run_overhead_s": noop_seconds,
+        **({"top_ops": profiled} if profiled else {}),
     }
 
 
@@ -184,7 +235,8 @@ def bench_seed_style(script, module, args, data, steps, repeats, warmup, config)
             for _ in range(warmup + 1):
                 step()
             walls = [_timed(lambda: [step() for _ in range(steps)]) for _ in range(repeats)]
-    return {"images_per_s": steps * args.batch_size / statistics.median(walls)}
+            flops = step_flops(tf.get_default_graph(), [d_step, d_loss, g_step, g_loss])
+    return {"images_per_s": steps * args.batch_size / statistics.median(walls), "flops_per_step": flops}
 
 
 def peak_rss_mib():
@@ -224,6 +276,7 @@ def main(argv=None):
     parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)
     parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
     parser.add_argument("--no-seed-style", action="store_true", help="skip the seed-style comparison")
+    parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
     parser.add_argument("--json", type=str, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -241,7 +294,7 @@ def main(argv=None):
     for name in names:
         script = MODELS[name]
         module, hp = _args(script, args.batch_size)
-        ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config)
+        ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.profile)
         gflops = ours["flops_per_step"] / ours["step_seconds"] / 1e9
         row = {
             "batch_size": hp.batch_size,
@@ -255,9 +308,13 @@ def main(argv=None):
             seed = bench_seed_style(script, module, hp, data, args.steps, args.repeats, args.warmup, config)
             row["seed_style_images_per_s"] = seed["images_per_s"]
             row["speedup_over_seed_style"] = ours["images_per_s"] / seed["images_per_s"]
+            # The seed loop's extra work (a second G forward on fresh noise) bounds what any loop can
+            # gain on a machine where the step is compute-bound: this ratio is that bound.
+            row["seed_style_flop_ratio"] = seed["flops_per_step"] / ours["flops_per_step"]
         results["models"][name] = row
         seed_part = (
             f"  seed-style {row['seed_style_images_per_s']:7.0f} img/s → ×{row['speedup_over_seed_style']:.2f}"
+            f" (it does ×{row['seed_style_flop_ratio']:.2f} the FLOPs)"
             if "seed_style_images_per_s" in row
             else ""
         )
@@ -268,6 +325,8 @@ def main(argv=None):
             f"{seed_part}  peak RSS {row['peak_rss_mib']:.0f} MiB",
             flush=True,
         )
+        for kind, ms, share in row.get("top_ops", []):
+            print(f"    {kind:32s} {ms:8.1f} ms  {share:5.1%}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
