@@ -235,7 +235,8 @@ def bench_seed_style(script, module, args, data, steps, repeats, warmup, config)
             for _ in range(warmup + 1):
                 step()
             walls = [_timed(lambda: [step() for _ in range(steps)]) for _ in range(repeats)]
-            flops = step_flops(tf.get_default_graph(), [d_step, d_loss, g_step, g_loss])
+            graph = tf.get_default_graph()  # two session.runs: each runs G forward, so count each alone
+            flops = step_flops(graph, [d_step, d_loss]) + step_flops(graph, [g_step, g_loss])
     return {"images_per_s": steps * args.batch_size / statistics.median(walls), "flops_per_step": flops}
 
 
