@@ -74,14 +74,30 @@ def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3):
         stats = dict(trainable=False, collections=[tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MOVING_AVERAGE_VARIABLES])
         moving_mean = tf.get_variable("moving_mean", [channels], initializer=tf.zeros_initializer(), **stats)
         moving_var = tf.get_variable("moving_variance", [channels], initializer=tf.ones_initializer(), **stats)
+        if len(x.shape) == 4:  # one fused kernel for the statistics and the normalisation
+            y, mean, var = tf.nn.fused_batch_norm(
+                x,
+                gamma,
+                beta,
+                moving_mean if not training else None,
+                moving_var if not training else None,
+                epsilon=epsilon,
+                is_training=training,
+            )
+            if training:
+                n = x.shape[0] * x.shape[1] * x.shape[2]
+                var = var * ((n - 1) / n)  # the fused kernel returns the Bessel-corrected variance
+        else:
+            if training:
+                mean, var = tf.nn.moments(x, axes)
+            else:
+                mean, var = moving_mean, moving_var
+            y = tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
         if training:
-            mean, var = tf.nn.moments(x, axes)
             decay = 1.0 - momentum
             tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, moving_mean.assign_sub((moving_mean - mean) * decay))
             tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, moving_var.assign_sub((moving_var - var) * decay))
-        else:
-            mean, var = moving_mean, moving_var
-        return tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
+        return y
 
 
 def lrelu(x, alpha=0.2):
