@@ -563,54 +563,61 @@ def _train_loop(sess, built, run, step, restored):
 # ------------------------------------------------------------------------------------------- generate
 
 
-def generate(args, sample, script):
-    """Write `args.generate` images from a run's latest checkpoint (no training).
+def use_run_settings(args, run_dir):
+    """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
+    evaluated) after the constants at the top of the script were edited for the next experiment."""
+    for name, value in _read_config(run_dir)["hparams"].items():
+        setattr(args, name, value)
 
-    The architecture is read from the run's config.json, so a run can still be sampled after the
-    constants at the top of the script were edited for the next experiment.
-    """
+
+def generate_images(args, sample, run_dir, count, labels=None):
+    """(images float32 [count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest
+    checkpoint; `labels` (one per image) for the conditional model. The noise of chunk i is draw i of
+    the GENERATE stream, so the same call gives the same images."""
+    if not _checkpoint_steps(run_dir / "checkpoints"):
+        raise UsageError(f"no checkpoint in {run_dir / 'checkpoints'}")
+    graph = tf.Graph()
+    with graph.as_default():
+        size = tf.placeholder(tf.int32, [])
+        chunk = tf.placeholder(tf.int64, [])
+        seed = stream_seed(args.seed, GENERATE, chunk)
+        labels_in = tf.placeholder(tf.int32, [None])
+        fake = sample(args, size, seed) if labels is None else sample(args, size, seed, labels_in)
+        saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
+    with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
+        checkpoint = restore_latest(sess, saver, run_dir / "checkpoints")
+        parts = []
+        for i, start in enumerate(range(0, count, GENERATE_CHUNK)):
+            n = min(GENERATE_CHUNK, count - start)
+            feed = {size: n, chunk: i}
+            if labels is not None:
+                feed[labels_in] = labels[start : start + n]
+            parts.append(sess.run(fake, feed))
+    return np.concatenate(parts).astype(np.float32), Path(checkpoint).name
+
+
+def generate(args, sample, script):
+    """Write `args.generate` images from a run's latest checkpoint (no training)."""
     run_dir = args.out_dir or default_run_dir(args, script)
     if not _checkpoint_steps(run_dir / "checkpoints"):
         raise UsageError(
             f"no checkpoint in {run_dir / 'checkpoints'}: train first (python {script}.py with the same settings), "
             f"or pass --out-dir of a trained run (e.g. outputs/{script}/latest)"
         )
-    for name, value in _read_config(run_dir)["hparams"].items():
-        setattr(args, name, value)
+    use_run_settings(args, run_dir)
     target = args.to or run_dir / f"generated_{args.generate}.npz"
-    conditional = hasattr(args, "label")  # only the conditional script has --label
     labels = None
-    if conditional:  # the requested digit, or all ten in turn (balanced)
+    if hasattr(args, "label"):  # the conditional script: the requested digit, or all ten in turn
         labels = np.full(args.generate, args.label) if args.label is not None else np.arange(args.generate) % 10
-    graph = tf.Graph()
-    with graph.as_default():
-        count = tf.placeholder(tf.int32, [])
-        chunk = tf.placeholder(tf.int64, [])
-        seed = stream_seed(args.seed, GENERATE, chunk)
-        if conditional:
-            labels_in = tf.placeholder(tf.int32, [None])
-            fake = sample(args, count, seed, labels_in)
-        else:
-            fake = sample(args, count, seed)
-        saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
-    with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
-        checkpoint = restore_latest(sess, saver, run_dir / "checkpoints")
-        parts = []
-        for i, start in enumerate(range(0, args.generate, GENERATE_CHUNK)):
-            n = min(GENERATE_CHUNK, args.generate - start)
-            feed = {count: n, chunk: i}
-            if conditional:
-                feed[labels_in] = labels[start : start + n]
-            parts.append(sess.run(fake, feed))
-    out = np.concatenate(parts).astype(np.float32)
+    out, checkpoint = generate_images(args, sample, run_dir, args.generate, labels)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))
-    elif conditional:
+    elif labels is not None:
         np.savez_compressed(target, images=out, labels=labels.astype(np.uint8))
     else:
         np.savez_compressed(target, images=out)
-    print(f"wrote {len(out)} images from {Path(checkpoint).name} to {target}")
+    print(f"wrote {len(out)} images from {checkpoint} to {target}")
 
 
 def main(args, build_graph, sample, script):

@@ -1,0 +1,129 @@
+"""Sample quality of trained runs, in the numbers the GAN literature uses, judged by the evaluation
+classifier (common/classifier.py) — never by a GAN's own discriminator.
+
+    python evaluate.py outputs/gan_dcgan/latest                 # a table, and metrics.json in the run
+    python evaluate.py outputs/gan_*/latest --real              # several runs, with the real data's row
+    python evaluate.py --real                                   # the real data alone: the reference
+
+Per run: 10,000 images from the latest checkpoint (balanced over the digits for the conditional
+model), their classifier score (mean ± std over 10 splits of 1,000), the Fréchet distance of their
+classifier features to the 10,000 test images, and the predicted-class histogram; for the conditional
+model also the classifier's accuracy on each requested digit and the mean cross-entropy. `--real`
+adds the real data's own row: the test set's score, the classifier's test accuracy, and the floor F0,
+the distance between 10,000 training images and the test set.
+"""
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from common import classifier, data, flags, metrics, training
+
+REAL_SEED = 0  # which 10,000 training images stand for "real" in the floor F0
+
+
+class Reference:
+    """The test set as seen by the classifier of its data set, computed once per data set."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.judge = classifier.load(dataset)
+        test_x, self.test_labels = data.load(dataset, "test")
+        self.test_probs, features = self.judge(data.to_unit_range(test_x))
+        self.test_stats = metrics.gaussian(features)
+
+    def real_row(self, count):
+        train_x, _ = data.load(self.dataset, "train")
+        subset = np.random.default_rng(REAL_SEED).choice(len(train_x), count, replace=False)
+        _, features = self.judge(data.to_unit_range(train_x[subset]))
+        score = metrics.classifier_score(self.test_probs)
+        return {
+            "run": f"real ({self.dataset} test set)",
+            "classifier_test_accuracy": float(np.mean(self.test_probs.argmax(1) == self.test_labels)),
+            "score": score,
+            "fd": metrics.frechet_distance(metrics.gaussian(features), self.test_stats),
+            "histogram": metrics.class_histogram(self.test_probs),
+        }
+
+
+def evaluate_run(run_dir, count, references):
+    config = json.loads((run_dir / "config.json").read_text())
+    script = config["script"]
+    module = importlib.import_module(script)
+    conditional = script == "gan_cdcgan"
+    args = flags.parse(script, module.HPARAMS, [], labels=conditional)
+    training.use_run_settings(args, run_dir)
+    reference = references.setdefault(config["dataset"], Reference(config["dataset"]))
+    labels = np.arange(count) % 10 if conditional else None
+    fake, checkpoint = training.generate_images(args, module.sample, run_dir, count, labels)
+    probs, features = reference.judge(fake)
+    row = {
+        "run": f"{script}/{run_dir.resolve().name}",
+        "checkpoint": checkpoint,
+        "samples": count,
+        "score": metrics.classifier_score(probs),
+        "fd": metrics.frechet_distance(metrics.gaussian(features), reference.test_stats),
+        "histogram": metrics.class_histogram(probs),
+    }
+    if conditional:
+        overall, per_class, cross_entropy = metrics.conditional_accuracy(probs, labels)
+        row["conditional"] = {"accuracy": overall, "per_class": per_class, "cross_entropy": cross_entropy}
+    (run_dir / "metrics.json").write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def format_table(rows, floor=None):
+    head = f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'classes %':>11s} {'cond. acc (min)':>16s}"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        mean, std = row["score"]
+        ratio = f"{row['fd'] / floor:6.1f}" if floor else f"{'':6s}"
+        hist = 100 * np.asarray(row["histogram"])
+        cond = row.get("conditional")
+        acc = f"{cond['accuracy']:7.2%} ({min(cond['per_class']):.1%})" if cond else ""
+        if "classifier_test_accuracy" in row:
+            acc = f"classifier {row['classifier_test_accuracy']:.2%}"
+        lines.append(
+            f"{row['run'][:44]:44s} {row.get('checkpoint', '-'):>11s} {mean:6.2f} ± {std:4.2f} {row['fd']:8.2f} {ratio} "
+            f"{hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", type=Path, help="run folders (outputs/<script>/<run name>)")
+    parser.add_argument("--samples", type=flags.positive_int, default=10000, help="images per run (default 10,000)")
+    parser.add_argument("--real", action="store_true", help="add the real data's row (score, floor F0)")
+    parser.add_argument("--dataset", choices=sorted(data.DATASETS), default="mnist", help="for --real without runs")
+    args = parser.parse_args(argv)
+    if not args.runs and not args.real:
+        parser.error("name at least one run folder, or --real")
+    for run_dir in args.runs:
+        if not (run_dir / "config.json").exists():
+            parser.error(f"{run_dir} is not a run folder (no config.json); pass e.g. outputs/gan_dcgan/latest")
+    references, rows = {}, []
+    try:
+        for run_dir in args.runs:
+            rows.append(evaluate_run(run_dir, args.samples, references))
+        floor = None
+        if args.real:
+            datasets = {json.loads((r / "config.json").read_text())["dataset"] for r in args.runs} or {args.dataset}
+            for dataset in sorted(datasets):
+                reference = references.setdefault(dataset, Reference(dataset))
+                real = reference.real_row(args.samples)
+                floor = real["fd"]
+                rows.insert(0, real)
+    except (data.DataError, training.UsageError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(format_table(rows, floor))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
