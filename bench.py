@@ -153,7 +153,8 @@ def top_ops(sess, fetches, count=12):
 def bench_ours(module, args, data, steps, repeats, warmup, config, profile=False):
     """Our loop: the script's graph as `training.train` builds it, one session.run per step."""
     started = time.perf_counter()
-    built = training._build(args, module.build_graph, *data, len(data[0]) // args.batch_size)
+    args.eval_every = 0  # the sample-quality evaluation is not part of a training step
+    built = training._build(args, module.build_graph, module.sample, *data, len(data[0]) // args.batch_size)
     with tf.Session(graph=built.graph, config=config) as sess:
         built.initialize(sess)
         fetches = [built.model.train_op, built.model.metrics]

@@ -23,43 +23,20 @@ import numpy as np
 
 from common import classifier, data, flags, metrics, training
 
-REAL_SEED = 0  # which 10,000 training images stand for "real" in the floor F0
 
-
-class Reference:
-    """The test set as seen by the classifier of its data set, computed once per data set."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-        self.judge = classifier.load(dataset)
-        test_x, self.test_labels = data.load(dataset, "test")
-        self.test_probs, features = self.judge(data.to_unit_range(test_x))
-        self.test_stats = metrics.gaussian(features)
-
-    def real_row(self, count):
-        train_x, _ = data.load(self.dataset, "train")
-        subset = np.random.default_rng(REAL_SEED).choice(len(train_x), count, replace=False)
-        _, features = self.judge(data.to_unit_range(train_x[subset]))
-        score = metrics.classifier_score(self.test_probs)
-        return {
-            "run": f"real ({self.dataset} test set)",
-            "classifier_test_accuracy": float(np.mean(self.test_probs.argmax(1) == self.test_labels)),
-            "score": score,
-            "fd": metrics.frechet_distance(metrics.gaussian(features), self.test_stats),
-            "histogram": metrics.class_histogram(self.test_probs),
-        }
-
-
-def evaluate_run(run_dir, count, references):
+def evaluate_run(run_dir, count, references, which="latest"):
     config = json.loads((run_dir / "config.json").read_text())
     script = config["script"]
     module = importlib.import_module(script)
     conditional = script == "gan_cdcgan"
     args = flags.parse(script, module.HPARAMS, [], labels=conditional)
     training.use_run_settings(args, run_dir)
-    reference = references.setdefault(config["dataset"], Reference(config["dataset"]))
+    key = (config["dataset"], config.get("data_dir"))
+    if key not in references:
+        references[key] = classifier.Reference(config["dataset"], config.get("data_dir"))
+    reference = references[key]
     labels = np.arange(count) % 10 if conditional else None
-    fake, checkpoint = training.generate_images(args, module.sample, run_dir, count, labels)
+    fake, checkpoint = training.generate_images(args, module.sample, run_dir, count, labels, which)
     probs, features = reference.judge(fake)
     row = {
         "run": f"{script}/{run_dir.resolve().name}",
@@ -99,6 +76,7 @@ def main(argv=None):
     parser.add_argument("runs", nargs="*", type=Path, help="run folders (outputs/<script>/<run name>)")
     parser.add_argument("--samples", type=flags.positive_int, default=10000, help="images per run (default 10,000)")
     parser.add_argument("--real", action="store_true", help="add the real data's row (score, floor F0)")
+    parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by FD in training")
     parser.add_argument("--dataset", choices=sorted(data.DATASETS), default="mnist", help="for --real without runs")
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
@@ -109,13 +87,13 @@ def main(argv=None):
     references, rows = {}, []
     try:
         for run_dir in args.runs:
-            rows.append(evaluate_run(run_dir, args.samples, references))
+            rows.append(evaluate_run(run_dir, args.samples, references, args.checkpoint))
         floor = None
         if args.real:
-            datasets = {json.loads((r / "config.json").read_text())["dataset"] for r in args.runs} or {args.dataset}
-            for dataset in sorted(datasets):
-                reference = references.setdefault(dataset, Reference(dataset))
-                real = reference.real_row(args.samples)
+            keys = sorted(references) or [(args.dataset, None)]
+            for key in keys:
+                reference = references.get(key) or classifier.Reference(*key)
+                real = reference.real_row(min(args.samples, 10000))
                 floor = real["fd"]
                 rows.insert(0, real)
     except (data.DataError, training.UsageError) as e:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import data, ops
+from common import data, metrics, ops
 from common.session import session_config
 from common.tfcompat import tf
 
@@ -31,6 +31,7 @@ LR_DECAY_PER_EPOCH = 0.75
 DROPOUT = 0.5
 SEED = 0
 PREDICT_BATCH = 1000
+REAL_SEED = 0  # which 10,000 training images stand for "real" in the floor F0
 
 
 def network(x, training, seed=None):
@@ -54,14 +55,14 @@ def checkpoint_path(dataset, root=None):
     return Path(root or CLASSIFIER_DIR) / dataset / "classifier"
 
 
-def train(dataset, root=None, epochs=EPOCHS, limit=None, log=print):
+def train(dataset, root=None, epochs=EPOCHS, limit=None, log=print, data_dir=None):
     """Train the classifier of `dataset` and save it; return its test accuracy.
 
     `limit` trains on the first `limit` training images only (tests); the stateless, step-keyed
     randomness of the GAN scripts is not needed here, so batches come from a seeded numpy permutation.
     """
-    train_x, train_y = data.load(dataset, "train")
-    test_x, test_y = data.load(dataset, "test")
+    train_x, train_y = data.load(dataset, "train", data_dir)
+    test_x, test_y = data.load(dataset, "test", data_dir)
     if limit:
         train_x, train_y = train_x[:limit], train_y[:limit]
     train_x, test_x = data.to_unit_range(train_x), data.to_unit_range(test_x)
@@ -139,12 +140,12 @@ class Judge:
         self.sess.close()
 
 
-def load(dataset, root=None, log=print):
+def load(dataset, root=None, log=print, data_dir=None):
     """The classifier of `dataset`, trained first if its weights are not there yet."""
     path = checkpoint_path(dataset, root)
     if not path.with_suffix(".index").exists():
         log(f"no evaluation classifier for {dataset} in {path.parent}: training it once (a few minutes)")
-        train(dataset, root, log=log)
+        train(dataset, root, log=log, data_dir=data_dir)
     graph = tf.Graph()
     with graph.as_default():
         x = tf.placeholder(tf.float32, [None, 28, 28, 1])
@@ -154,6 +155,30 @@ def load(dataset, root=None, log=print):
     saver.restore(sess, str(path))
     info = json.loads((path.parent / "info.json").read_text())
     return Judge(sess, x, tf.nn.softmax(logits), features, info)
+
+
+class Reference:
+    """The test set as seen by the classifier of its data set: what generated images are compared with."""
+
+    def __init__(self, dataset, data_dir=None, log=print):
+        self.dataset, self.data_dir = dataset, data_dir
+        self.judge = load(dataset, log=log, data_dir=data_dir)
+        test_x, self.test_labels = data.load(dataset, "test", data_dir)
+        self.test_probs, features = self.judge(data.to_unit_range(test_x))
+        self.test_stats = metrics.gaussian(features)
+
+    def real_row(self, count):
+        train_x, _ = data.load(self.dataset, "train", self.data_dir)
+        subset = np.random.default_rng(REAL_SEED).choice(len(train_x), count, replace=False)
+        _, features = self.judge(data.to_unit_range(train_x[subset]))
+        score = metrics.classifier_score(self.test_probs)
+        return {
+            "run": f"real ({self.dataset} test set)",
+            "classifier_test_accuracy": float(np.mean(self.test_probs.argmax(1) == self.test_labels)),
+            "score": score,
+            "fd": metrics.frechet_distance(metrics.gaussian(features), self.test_stats),
+            "histogram": metrics.class_histogram(self.test_probs),
+        }
 
 
 def main(argv=None):

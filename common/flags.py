@@ -100,9 +100,17 @@ def build_parser(description, hparams, labels=False):
     run.add_argument("--steps-per-epoch", type=positive_int, help="cap on steps per epoch, for quick runs")
     run.add_argument("--gpu-memory-fraction", type=fraction, default=0.8, help="share of GPU memory to reserve")
     run.add_argument("--gpu-allow-growth", action="store_true", help="grow GPU memory on demand instead")
+    run.add_argument(
+        "--eval-every",
+        type=nonnegative_int,
+        default=1,
+        metavar="N",
+        help="classifier score and Fréchet distance every N epochs (0: never); default 1",
+    )
     gen = parser.add_argument_group("generate (no training)")
     gen.add_argument("--generate", type=positive_int, metavar="N", help="write N images from the latest checkpoint")
     gen.add_argument("--to", type=Path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
+    gen.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by Fréchet distance")
     if labels:
         gen.add_argument("--label", type=_number(int, 0, 9, what="a digit 0–9"), help="draw only this digit")
     else:  # accepted only to say where it belongs

@@ -25,18 +25,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import data, flags, images
+from common import classifier, data, flags, images, metrics
 from common.session import session_config
 from common.tfcompat import tf, tf2
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 HISTORY_COLUMNS = ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")
+EVAL_COLUMNS = ("score", "fd")  # filled on the last step of an evaluated epoch, empty elsewhere
+EVAL_SAMPLES = 2000  # images per evaluation during training (evaluate.py uses 10,000)
 KEEP_CHECKPOINTS = 3
 GENERATE_CHUNK = 1000
 FAULT_ENV = "GAN_FAULT"  # test hook, see fault_point()
 
 # Random streams: each kind of draw has its own, so that adding one never shifts another.
-DATA, NOISE, DROPOUT, LABELS, FIXED, GENERATE = range(1, 7)
+DATA, NOISE, DROPOUT, LABELS, FIXED, GENERATE, EVAL = range(1, 8)
 
 
 class UsageError(Exception):
@@ -258,8 +260,8 @@ def _write_atomically(path, write):
 def _save_history(path, rows):
     def write(f):
         out = csv.writer(f)
-        out.writerow(HISTORY_COLUMNS)
-        out.writerows([int(r[0]), int(r[1]), *(f"{v:.6g}" for v in r[2:])] for r in rows)
+        out.writerow(HISTORY_COLUMNS + EVAL_COLUMNS)
+        out.writerows([int(r[0]), int(r[1]), *("" if math.isnan(v) else f"{v:.6g}" for v in r[2:])] for r in rows)
 
     _write_atomically(path, write)
 
@@ -269,8 +271,9 @@ def _load_history(path, upto_step):
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        rows = [[float(v) for v in row] for row in list(csv.reader(f))[1:] if row]
-    return [r for r in rows if r[0] <= upto_step]
+        rows = [[float(v) if v else math.nan for v in row] for row in list(csv.reader(f))[1:] if row]
+    width = len(HISTORY_COLUMNS + EVAL_COLUMNS)
+    return [r + [math.nan] * (width - len(r)) for r in rows if r[0] <= upto_step]
 
 
 class StopOnSignal:
@@ -369,6 +372,20 @@ class Run:
         self.last_saved = step
         fault_point("sigkill-after-checkpoint", step)
 
+    def keep_if_best(self, sess, saver, step, epoch):
+        """Copy this step's checkpoint to checkpoints/best/ when its Fréchet distance is the lowest yet."""
+        score, fd = self.history[-1][-2:]
+        best = self.checkpoints / "best"
+        record = best / "best.json"
+        if record.exists() and json.loads(record.read_text())["fd"] <= fd:
+            return
+        best.mkdir(exist_ok=True)
+        old = [p for p in best.glob("ckpt-*") if not p.name.startswith(f"ckpt-{step}.")]
+        saver.save(sess, str(best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
+        record.write_text(json.dumps({"step": step, "epoch": epoch, "fd": fd, "score": score}) + "\n")
+        for path in old:
+            path.unlink()
+
     def _kept(self):
         if self.last_saved is None:
             return "no checkpoint of this run had been saved yet"
@@ -393,16 +410,25 @@ class Run:
         images.save_gif(self.dir / "progress.gif", frames)
 
 
+def evaluate_samples(fake, judge):
+    """(classifier score, Fréchet distance to the test set) of generated images."""
+    probs, features = judge.judge(fake)
+    return metrics.classifier_score(probs)[0], metrics.frechet_distance(metrics.gaussian(features), judge.test_stats)
+
+
 def _log_scalars(writer, rows):
+    names = HISTORY_COLUMNS + EVAL_COLUMNS
     for row in rows:
-        values = [tf.Summary.Value(tag=name, simple_value=row[i]) for i, name in enumerate(HISTORY_COLUMNS) if i >= 2]
+        values = [tf.Summary.Value(tag=names[i], simple_value=v) for i, v in enumerate(row) if i >= 2 and not math.isnan(v)]
         writer.add_summary(tf.Summary(value=values), int(row[0]))
 
 
 def _epoch_line(epoch, epochs, step, seconds, rows):
-    means = np.mean(np.asarray(rows)[:, 2:], axis=0) if rows else [float("nan")] * 4
+    means = np.mean(np.asarray(rows)[:, 2 : len(HISTORY_COLUMNS)], axis=0) if rows else [math.nan] * 4
     d, g, dx, dgz = means
-    return f"epoch {epoch:3d}/{epochs}  step {step:7d}  {seconds:6.1f}s  D {d:.3f}  G {g:.3f}  D(x) {dx:.2f}  D(G(z)) {dgz:.2f}"
+    line = f"epoch {epoch:3d}/{epochs}  step {step:7d}  {seconds:6.1f}s  D {d:.3f}  G {g:.3f}  D(x) {dx:.2f}  D(G(z)) {dgz:.2f}"
+    score, fd = rows[-1][len(HISTORY_COLUMNS) :] if rows else (math.nan, math.nan)
+    return line if math.isnan(fd) else f"{line}  score {score:.2f}  FD {fd:.2f}"
 
 
 @dataclass
@@ -413,9 +439,10 @@ class Built:
     finite: tf.Tensor  # all variables finite: checked before every save
     checkpoint_bytes: int
     initialize: object  # sess -> None: variables, and the data set copied into the graph
+    eval_images: tf.Tensor  # EVAL_SAMPLES images in inference mode (balanced digits if conditional), or None
 
 
-def _build(args, build_graph, train_images, train_labels, spe):
+def _build(args, build_graph, sample, train_images, train_labels, spe):
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(args.seed)
@@ -429,6 +456,13 @@ def _build(args, build_graph, train_images, train_labels, spe):
             steps_per_epoch=spe,
         )
         model = build_graph(args, dataset)
+        eval_images = None
+        if args.eval_every:
+            seed = stream_seed(args.seed, EVAL, 0)
+            if hasattr(args, "label"):  # conditional: the ten digits in turn
+                eval_images = sample(args, EVAL_SAMPLES, seed, tf.range(EVAL_SAMPLES) % 10)
+            else:
+                eval_images = sample(args, EVAL_SAMPLES, seed)
         saved = tf.global_variables()
         floats = [v for v in saved if v.dtype.base_dtype.is_floating]
         finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
@@ -438,7 +472,8 @@ def _build(args, build_graph, train_images, train_labels, spe):
     graph.finalize()
     feed = {images_in: train_images, labels_in: train_labels}
     checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
-    return Built(graph, model, saver, finite, checkpoint_bytes, lambda sess: sess.run([init, load_data], feed))
+    initialize = lambda sess: sess.run([init, load_data], feed)  # noqa: E731
+    return Built(graph, model, saver, finite, checkpoint_bytes, initialize, eval_images)
 
 
 def _prepare_folder(run):
@@ -465,7 +500,7 @@ def _check_free_space(run, checkpoint_bytes):
         )
 
 
-def train(args, build_graph, script):
+def train(args, build_graph, sample, script):
     run_dir = args.out_dir or default_run_dir(args, script)
     raw_images, raw_labels = data.load(args.dataset, "train", args.data_dir)
     if args.batch_size > len(raw_images):
@@ -480,7 +515,7 @@ def train(args, build_graph, script):
             _start_over(run_dir)
             _prepare_folder(run)
         _check_same_run(run_dir, args)
-        built = _build(args, build_graph, data.to_unit_range(raw_images), raw_labels.astype(np.int32), spe)
+        built = _build(args, build_graph, sample, data.to_unit_range(raw_images), raw_labels.astype(np.int32), spe)
         del raw_images, raw_labels
         _check_free_space(run, built.checkpoint_bytes)
         (run.dir / "config.json").write_text(json.dumps(_config(args, script, spe), indent=2) + "\n")
@@ -494,10 +529,11 @@ def train(args, build_graph, script):
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             run.last_saved = step if restored else None
             run.history = _load_history(run.history_path, step)
-            _train_loop(sess, built, run, step, restored)
+            judge = classifier.Reference(args.dataset, args.data_dir) if args.eval_every else None
+            _train_loop(sess, built, run, step, restored, judge, args.eval_every)
 
 
-def _train_loop(sess, built, run, step, restored):
+def _train_loop(sess, built, run, step, restored, judge=None, eval_every=0):
     model, saver = built.model, built.saver
     spe, total = run.steps_per_epoch, run.epochs * run.steps_per_epoch
     if step and step % spe == 0 and not run.grid_path(step // spe).exists():
@@ -532,14 +568,19 @@ def _train_loop(sess, built, run, step, restored):
                         f"{run._kept()}. The same settings diverge the same way (training is deterministic): "
                         "lower --lr or change the model, which starts a new run folder"
                     )
-                run.history.append([step, epoch, *(float(metrics[k]) for k in keys)])
+                run.history.append([step, epoch, *(float(metrics[k]) for k in keys), math.nan, math.nan])
                 bar.update()
                 if step % 20 == 0:
                     bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
                 fault_point("sigint", step)
                 fault_point("sigkill", step)
             bar.close()
+            evaluated = judge is not None and stop.signum is None and epoch % eval_every == 0
+            if evaluated:
+                run.history[-1][-2:] = evaluate_samples(sess.run(built.eval_images), judge)
             run.save(sess, saver, built.finite, step)
+            if evaluated:
+                run.keep_if_best(sess, saver, step, epoch)
             _log_scalars(writer, run.history[first_row:])
             if stop.signum is not None:
                 writer.close()
@@ -570,12 +611,14 @@ def use_run_settings(args, run_dir):
         setattr(args, name, value)
 
 
-def generate_images(args, sample, run_dir, count, labels=None):
+def generate_images(args, sample, run_dir, count, labels=None, which="latest"):
     """(images float32 [count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest
     checkpoint; `labels` (one per image) for the conditional model. The noise of chunk i is draw i of
     the GENERATE stream, so the same call gives the same images."""
-    if not _checkpoint_steps(run_dir / "checkpoints"):
-        raise UsageError(f"no checkpoint in {run_dir / 'checkpoints'}")
+    folder = run_dir / "checkpoints" / ("best" if which == "best" else "")
+    if not _checkpoint_steps(folder):
+        hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
+        raise UsageError(f"no {which} checkpoint in {folder}{hint}")
     graph = tf.Graph()
     with graph.as_default():
         size = tf.placeholder(tf.int32, [])
@@ -585,7 +628,7 @@ def generate_images(args, sample, run_dir, count, labels=None):
         fake = sample(args, size, seed) if labels is None else sample(args, size, seed, labels_in)
         saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
     with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
-        checkpoint = restore_latest(sess, saver, run_dir / "checkpoints")
+        checkpoint = restore_latest(sess, saver, folder)
         parts = []
         for i, start in enumerate(range(0, count, GENERATE_CHUNK)):
             n = min(GENERATE_CHUNK, count - start)
@@ -609,7 +652,7 @@ def generate(args, sample, script):
     labels = None
     if hasattr(args, "label"):  # the conditional script: the requested digit, or all ten in turn
         labels = np.full(args.generate, args.label) if args.label is not None else np.arange(args.generate) % 10
-    out, checkpoint = generate_images(args, sample, run_dir, args.generate, labels)
+    out, checkpoint = generate_images(args, sample, run_dir, args.generate, labels, args.checkpoint)
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))
@@ -627,7 +670,7 @@ def main(args, build_graph, sample, script):
         if args.generate:
             generate(args, sample, script)
         else:
-            train(args, build_graph, script)
+            train(args, build_graph, sample, script)
     except (data.DataError, UsageError) as e:
         print(f"{script}.py: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

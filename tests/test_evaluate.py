@@ -56,13 +56,16 @@ def tiny_runs(tmp_path_factory, tiny_mnist_files):
     return root
 
 
-def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_judge_dir, monkeypatch, capsys):
+def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_judge_dir, monkeypatch, capsys):
+    """The runs were trained with --data-dir: their reference is that folder's test split too."""
     monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
     rows = evaluate.main([str(tiny_runs / "gan_fc"), str(tiny_runs / "gan_cdcgan"), "--samples", "500", "--real"])
     table = capsys.readouterr().out
     assert "real (mnist test set)" in table and "gan_fc/" in table and "gan_cdcgan/" in table
     real, fc, cdc = rows
-    assert real["classifier_test_accuracy"] == pytest.approx(classifier.load("mnist").info["test_accuracy"])
+    test_x, test_y = data.load("mnist", "test", tiny_mnist)
+    probs, _ = classifier.load("mnist")(data.to_unit_range(test_x))
+    assert real["classifier_test_accuracy"] == pytest.approx(np.mean(probs.argmax(1) == test_y))
     assert real["fd"] > 0 and 1 <= real["score"][0] <= 10
     for row, run in ((fc, "gan_fc"), (cdc, "gan_cdcgan")):
         saved = json.loads((tiny_runs / run / "metrics.json").read_text())
@@ -78,3 +81,78 @@ def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         evaluate.main([str(tmp_path)])
     assert e.value.code == 2 and "is not a run folder" in capsys.readouterr().err
+
+
+def _train_with_eval(out, data_dir, *extra):
+    argv = [
+        *TINY["gan_fc"],
+        "--eval-every",
+        "1",
+        "--data-dir",
+        data_dir,
+        "--out-dir",
+        out,
+        "--steps-per-epoch",
+        "10",
+        "--epochs",
+        "3",
+    ]
+    return run_main(gan_fc, [*argv, *extra])
+
+
+def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(tmp_path, tiny_mnist, tiny_judge_dir, monkeypatch, capsys):
+    from test_train_fc import history
+
+    from common.tfcompat import tf
+
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
+    out = tmp_path / "run"
+    assert _train_with_eval(out, tiny_mnist) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("  score ") == 3 and printed.count("  FD ") == 3
+
+    rows = history(out)
+    assert rows[0][-2:] == ["score", "fd"]
+    evaluated = [r for r in rows[1:] if r[-1]]
+    assert [int(r[0]) for r in evaluated] == [10, 20, 30]
+    assert all(r[-1] == r[-2] == "" for r in rows[1:] if int(r[0]) % 10)
+    fds = [float(r[-1]) for r in evaluated]
+    best = json.loads((out / "checkpoints" / "best" / "best.json").read_text())
+    assert best["fd"] == pytest.approx(min(fds), rel=1e-5) and best["step"] == 10 * (1 + int(np.argmin(fds)))
+    assert [p.name for p in (out / "checkpoints" / "best").glob("*.index")] == [f"ckpt-{best['step']}.index"]
+
+    events = next((out / "logs").glob("events.out.tfevents.*"))
+    tags = {v.tag for e in tf.train.summary_iterator(str(events)) for v in e.summary.value}
+    assert {"score", "fd"} <= tags
+
+    target = tmp_path / "best.npz"
+    assert run_main(gan_fc, ["--out-dir", out, "--generate", "8", "--checkpoint", "best", "--to", target]) == 0
+    assert f"from ckpt-{best['step']}" in capsys.readouterr().out
+    assert np.load(target)["images"].shape == (8, 28, 28, 1)
+
+
+def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_judge_dir, monkeypatch):
+    from test_train_fc import history, max_abs_diff, weights
+
+    from common import training
+
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    assert _train_with_eval(straight, tiny_mnist) == 0
+    with monkeypatch.context() as mp:
+        mp.setenv(training.FAULT_ENV, "sigint@15")
+        assert _train_with_eval(interrupted, tiny_mnist) == 130
+    assert _train_with_eval(interrupted, tiny_mnist) == 0
+    assert history(interrupted) == history(straight)  # the evaluations too
+    assert max_abs_diff(weights(straight), weights(interrupted)) == 0
+    assert (straight / "checkpoints/best/best.json").read_text() == (interrupted / "checkpoints/best/best.json").read_text()
+
+
+def test_best_checkpoint_of_a_run_without_evaluation(tmp_path, tiny_mnist, capsys):
+    out = tmp_path / "run"
+    assert (
+        run_main(gan_fc, [*TINY["gan_fc"], "--data-dir", tiny_mnist, "--out-dir", out, "--epochs", "1", "--steps-per-epoch", "2"])
+        == 0
+    )
+    assert run_main(gan_fc, ["--out-dir", out, "--generate", "4", "--checkpoint", "best"]) == 2
+    assert "no best checkpoint" in capsys.readouterr().err

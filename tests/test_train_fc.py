@@ -46,7 +46,7 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, capsys):
     with Image.open(out / "samples" / "epoch_0001.png") as im:
         assert im.size == (8 * (28 + images.PAD) + images.PAD,) * 2
     rows = history(out)
-    assert rows[0] == list(training.HISTORY_COLUMNS)
+    assert rows[0] == list(training.HISTORY_COLUMNS + training.EVAL_COLUMNS)
     assert [int(r[0]) for r in rows[1:]] == list(range(1, 31))
     for name in ("losses.png", "progress.gif"):
         assert (out / name).stat().st_size > 0
