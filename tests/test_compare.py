@@ -1,0 +1,86 @@
+"""compare.py on hand-made run folders: which grid, which numbers, the picture and the tables."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import compare
+from common import images
+
+
+def make_run(root, name, fds, metrics=None, script="gan_dcgan"):
+    run = root / script / name
+    (run / "samples").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"script": script, "effective_steps_per_epoch": 10}))
+    lines = ["step,epoch,d_loss,g_loss,d_real,d_fake,score,fd"]
+    for epoch, fd in enumerate(fds, start=1):
+        shade = epoch / len(fds) * 2 - 1
+        images.save_png(run / "samples" / f"epoch_{epoch:04d}.png", images.grid(np.full((4, 28, 28), shade)))
+        lines.append(f"{epoch * 10 - 1},{epoch},1,1,0.5,0.5,,")
+        lines.append(f"{epoch * 10},{epoch},1,1,0.5,0.5,{5 + epoch},{fd}")
+    (run / "history.csv").write_text("\n".join(lines) + "\n")
+    if metrics:
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
+
+
+def test_latest_grids_with_evaluate_numbers_when_present(tmp_path, capsys):
+    a = make_run(
+        tmp_path,
+        "lr2e-4_b128_aaaaaa",
+        [50.0, 30.0, 40.0],
+        metrics={"score": [9.1, 0.1], "fd": 12.5, "samples": 10000, "checkpoint": "ckpt-30"},
+    )
+    b = make_run(tmp_path, "lr1e-4_b256_bbbbbb", [80.0, 60.0])
+    (a.parent / "latest").symlink_to(a.name)
+    out = tmp_path / "cmp.png"
+    rows = compare.main([str(a), str(b), str(a.parent / "latest"), "--out", str(out), "--curves"])
+    assert [r["name"] for r in rows] == ["gan_dcgan/lr2e-4_b128_aaaaaa", "gan_dcgan/lr1e-4_b256_bbbbbb"]  # latest deduplicated
+    assert rows[0]["epoch"] == 3 and rows[0]["fd"] == 12.5 and rows[0]["source"] == "evaluate.py, 10k samples"
+    assert rows[1]["epoch"] == 2 and rows[1]["fd"] == 60.0 and rows[1]["score"] == 7.0 and "training" in rows[1]["source"]
+    with Image.open(out) as im:
+        assert im.size[0] >= 2 * 300
+    markdown = out.with_suffix(".md").read_text()
+    assert (
+        markdown.startswith("| run | epoch | score | FD |") and "| gan_dcgan/lr2e-4_b128_aaaaaa | 3 | 9.10 | 12.50 |" in markdown
+    )
+    printed = capsys.readouterr().out
+    assert "lr1e-4_b256_bbbbbb" in printed and "60.00" in printed
+
+
+def test_best_shows_the_epoch_with_the_lowest_training_fd(tmp_path):
+    a = make_run(
+        tmp_path,
+        "run_a",
+        [50.0, 30.0, 40.0],
+        metrics={"score": [9.1, 0.1], "fd": 12.5, "samples": 10000, "checkpoint": "ckpt-30"},
+    )
+    rows = compare.main([str(a), "--checkpoint", "best", "--out", str(tmp_path / "best.png")])
+    assert rows[0]["epoch"] == 2 and rows[0]["fd"] == 30.0 and rows[0]["grid"].name == "epoch_0002.png"
+
+
+def test_evaluate_numbers_of_an_older_checkpoint_are_not_shown_beside_a_newer_grid(tmp_path):
+    a = make_run(
+        tmp_path,
+        "run_a",
+        [50.0, 30.0, 40.0],
+        metrics={"score": [9.1, 0.1], "fd": 12.5, "samples": 10000, "checkpoint": "ckpt-20"},
+    )
+    rows = compare.main([str(a), "--out", str(tmp_path / "x.png")])
+    assert rows[0]["epoch"] == 3 and rows[0]["fd"] == 40.0 and "training" in rows[0]["source"]
+
+
+def test_folders_that_are_not_runs(tmp_path, capsys):
+    (tmp_path / "stray").mkdir()
+    with pytest.raises(SystemExit) as e:
+        compare.main([str(tmp_path / "stray")])
+    assert e.value.code == 2 and "none of these is a run folder" in capsys.readouterr().err
+
+
+def test_a_run_without_grids_is_a_clear_error(tmp_path, capsys):
+    run = make_run(tmp_path, "empty", [])
+    with pytest.raises(SystemExit) as e:
+        compare.main([str(run), "--out", str(tmp_path / "x.png")])
+    assert e.value.code == 2 and "has no sample grids yet" in capsys.readouterr().err
