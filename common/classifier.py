@@ -42,8 +42,7 @@ def network(x, training, seed=None):
         h = tf.nn.relu(ops.conv2d(h, 64, 5, 1, "conv2"))
         h = tf.nn.max_pool2d(h, 2, 2, "SAME")
         features = tf.nn.relu(ops.dense(tf.reshape(h, [-1, 7 * 7 * 64]), 1024, "fc1"))
-        h = ops.dropout(features, DROPOUT, seed, training) if training else features
-        return ops.dense(h, 10, "fc2"), features
+        return ops.dense(ops.dropout(features, DROPOUT, seed, training), 10, "fc2"), features
 
 
 def _variables():

@@ -226,16 +226,11 @@ def restore_latest(sess, saver, checkpoint_dir):
     for path in reversed(paths):
         try:
             mismatches = _shape_mismatches(path, sess.graph)
-        except (tf.errors.OpError, ValueError) as e:
-            print(
-                f"checkpoint {Path(path).name} is unreadable ({type(e).__name__}); falling back to the one before it",
-                file=sys.stderr,
-            )
-            continue
-        if mismatches:
-            shown = "; ".join(mismatches[:4]) + ("; …" if len(mismatches) > 4 else "")
-            raise UsageError(f"checkpoint {path} is of another model ({shown}); pass --fresh to start over, or another --out-dir")
-        try:
+            if mismatches:  # a UsageError: not caught below, it ends the search
+                shown = "; ".join(mismatches[:4]) + ("; …" if len(mismatches) > 4 else "")
+                raise UsageError(
+                    f"checkpoint {path} is of another model ({shown}); pass --fresh to start over, or another --out-dir"
+                )
             saver.restore(sess, path)
         except (tf.errors.OpError, ValueError) as e:
             print(
