@@ -23,6 +23,7 @@ G_FILTERS = 128  # generator widths: 2F then F filters (the seed: F = 128)
 D_FILTERS = 128  # discriminator widths: F then 2F filters (the seed: F = 128)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the seed and the DCGAN paper
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
+G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -60,9 +61,12 @@ def noise(count, seed, hp):
     return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
 
 
-def sample(hp, count, seed, labels):
-    """`count` images of the digits `labels`, batch norm in inference mode: grids and `--generate`."""
-    return generator(noise(count, seed, hp), labels, hp, training=False)
+def sample(hp, count, seed, labels, training=False):
+    """`count` images of the digits `labels`, drawn by the average of G's weights (G_AVERAGE) with batch
+    norm in inference mode: evaluation and `--generate`. (`training` measures the average's batch
+    statistics: see training.average_generator.)"""
+    with ops.averaged(hp.g_average > 0):
+        return generator(noise(count, seed, hp), labels, hp, training)
 
 
 def fixed_grid(hp):
@@ -70,7 +74,8 @@ def fixed_grid(hp):
     shows one style held fixed across the ten digits."""
     z = tf.tile(noise(CLASSES, training.stream_seed(hp.seed, training.FIXED, 0), hp), [CLASSES, 1])
     labels = tf.repeat(tf.range(CLASSES), CLASSES)  # 0 ×10, 1 ×10, …: row by row
-    return generator(z, labels, hp, training=False), labels
+    with ops.averaged(hp.g_average > 0):
+        return generator(z, labels, hp, training=False), labels
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
@@ -102,11 +107,12 @@ def build_graph(hp, dataset):
         g_loss = training.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
         g_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="g_adam")
         g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
-    train_op = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+    g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+    train_op, refresh = training.average_generator(hp, g_update, step, sample)
 
     grid, _ = fixed_grid(hp)
     metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return training.GanGraph(train_op=train_op, d_step=d_step, metrics=metrics, samples=grid, grid=(CLASSES, CLASSES))
+    return training.GanGraph(train_op, d_step, metrics, samples=grid, grid=(CLASSES, CLASSES), refresh=refresh)
 
 
 def main(argv=None):

@@ -22,6 +22,7 @@ D_FILTERS = 64  # discriminator widths: F and 2F filters (the tutorial: F = 64)
 LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default, which the tutorial uses
 DROPOUT = 0.3  # in the discriminator, training only
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
+G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -62,9 +63,12 @@ def noise(count, seed, hp):
     return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
 
 
-def sample(hp, count, seed):
-    """`count` images from fresh noise with batch norm in inference mode: grids and `--generate`."""
-    return generator(noise(count, seed, hp), hp, training=False)
+def sample(hp, count, seed, training=False):
+    """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE) with batch norm
+    in inference mode: grids, evaluation and `--generate`. (`training` measures the average's batch
+    statistics: see training.average_generator.)"""
+    with ops.averaged(hp.g_average > 0):
+        return generator(noise(count, seed, hp), hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
@@ -88,11 +92,12 @@ def build_graph(hp, dataset):
         g_loss = training.bce(discriminator(fake, hp, dropout_seed(2)), 1.0)  # non-saturating
         g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
         g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
-    train_op = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+    g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+    train_op, refresh = training.average_generator(hp, g_update, step, sample)
 
     fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
     metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return training.GanGraph(train_op=train_op, d_step=d_step, metrics=metrics, samples=fixed, grid=GRID)
+    return training.GanGraph(train_op, d_step, metrics, samples=fixed, grid=GRID, refresh=refresh)
 
 
 def main(argv=None):

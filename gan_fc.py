@@ -11,7 +11,7 @@ from common import flags, ops, training
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
-EPOCHS = 30
+EPOCHS = 60
 BATCH_SIZE = 128
 LR = 3e-4
 BETA1 = 0.5  # Adam's first-moment decay; 0.5 (not 0.9) keeps the two players from overshooting
@@ -19,6 +19,7 @@ Z_DIM = 96
 G_HIDDEN = 1024  # units in each of the generator's two hidden layers
 D_HIDDEN = 256  # units in each of the discriminator's two hidden layers
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one seed script used 0.1)
+G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -47,10 +48,11 @@ def noise(count, seed, hp):
     return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
 
 
-def sample(hp, count, seed):
-    """`count` images from fresh noise: the sample grids and `--generate` (no batch norm here, so the
-    inference-mode generator is the training one)."""
-    return generator(noise(count, seed, hp), hp)
+def sample(hp, count, seed, training=False):
+    """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE): grids,
+    evaluation and `--generate`. (No batch norm here, so `training` changes nothing.)"""
+    with ops.averaged(hp.g_average > 0):
+        return generator(noise(count, seed, hp), hp)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
@@ -70,10 +72,11 @@ def build_graph(hp, dataset):
         g_loss = training.bce(discriminator(fake, hp), 1.0)  # non-saturating: G maximises log D(G(z))
         g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
         g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
+    train_op, refresh = training.average_generator(hp, g_step, step, sample)
 
     fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
     metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return training.GanGraph(train_op=g_step, d_step=d_step, metrics=metrics, samples=fixed, grid=GRID)
+    return training.GanGraph(train_op, d_step, metrics, samples=fixed, grid=GRID, refresh=refresh)
 
 
 def main(argv=None):

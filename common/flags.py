@@ -43,7 +43,12 @@ RANGES = {
     "DROPOUT": unit_interval,
     "LR_DECAY": fraction,
     "BN_MOMENTUM": unit_interval,
+    "G_AVERAGE": unit_interval,
 }
+
+# Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose
+# config.json predates them: such a run still loads, and resuming it with other settings is refused.
+ADDED_LATER = {"g_average": 0.0}
 
 # Flags that do not change what is learned, so they are left out of the run name.
 NOT_IN_RUN_NAME = {"epochs"}

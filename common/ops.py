@@ -10,7 +10,11 @@ means N(0, stddev), as in the DCGAN paper (0.02). Initial values come from the g
 graph built twice with the same `tf.set_random_seed` starts from the same weights.
 """
 
+import contextlib
+
 from common.tfcompat import tf, tf2
+
+AVERAGE = "average"  # the scope of the weight average's copies: average/generator/...
 
 
 def _initializer(stddev):
@@ -115,3 +119,17 @@ def dropout(x, rate, seed, training):
 def trainable_variables(prefix):
     """The trainable variables whose names start with `prefix/` — how each optimizer finds its net."""
     return [v for v in tf.trainable_variables() if v.name.startswith(prefix.rstrip("/") + "/")]
+
+
+def averaged(enabled=True):
+    """Build a network inside this to build its weight average: every variable it creates or reuses is
+    a copy named `average/<name>`, not trainable (no optimizer sees it; `training.average_generator`
+    moves it). With `enabled` false the network is built as itself."""
+    if not enabled:
+        return contextlib.nullcontext()
+
+    def not_trainable(getter, *args, **kwargs):
+        kwargs["trainable"] = False
+        return getter(*args, **kwargs)
+
+    return tf.variable_scope(AVERAGE, reuse=tf.AUTO_REUSE, custom_getter=not_trainable)

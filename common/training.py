@@ -9,6 +9,7 @@ noise by the global step — so step 1234 sees the same batch and the same noise
 there in one go or restored step 1000 from a checkpoint.
 """
 
+import argparse
 import csv
 import fcntl
 import json
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import classifier, data, flags, images, metrics
+from common import classifier, data, flags, images, metrics, ops
 from common.session import session_config
 from common.tfcompat import tf, tf2
 
@@ -35,10 +36,11 @@ EVAL_COLUMNS = ("score", "fd")  # filled on the last step of an evaluated epoch,
 EVAL_SAMPLES = 2000  # images per evaluation during training (evaluate.py uses 10,000)
 KEEP_CHECKPOINTS = 3
 GENERATE_CHUNK = 1000
+STATS_SAMPLES = 1000  # images whose batch statistics become the weight average's batch-norm statistics
 FAULT_ENV = "GAN_FAULT"  # test hook, see fault_point()
 
 # Random streams: each kind of draw has its own, so that adding one never shifts another.
-DATA, NOISE, DROPOUT, LABELS, FIXED, GENERATE, EVAL = range(1, 8)
+DATA, NOISE, DROPOUT, LABELS, FIXED, GENERATE, EVAL, STATS = range(1, 9)
 
 
 class UsageError(Exception):
@@ -81,6 +83,7 @@ class GanGraph:
     metrics: dict  # per-step scalars for history.csv, keyed by HISTORY_COLUMNS[2:]
     samples: tf.Tensor  # the fixed-noise grid, generator in inference mode
     grid: tuple  # (rows, cols) of the sample grid
+    refresh: tf.Operation  # measures the weight average's batch-norm statistics (see average_generator)
 
 
 def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
@@ -91,6 +94,38 @@ def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
         d_real=tf.reduce_mean(tf.sigmoid(d_real_logits)),
         d_fake=tf.reduce_mean(tf.sigmoid(d_fake_logits)),
     )
+
+
+def average_generator(hp, g_update, step, sample):
+    """(train_op, refresh): `g_update` followed by the update of G's weight average, and the op that
+    measures the average's batch-norm statistics.
+
+    A GAN's generator circles around a good solution rather than settling on it; an exponential moving
+    average of its weights sits nearer the centre and draws cleaner, more even samples at no training
+    cost (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training"). The decay
+    `hp.g_average` is warmed up as min(decay, (1 + t) / (10 + t)), so the random initial weights are
+    forgotten within the first steps. Batch-norm statistics measured on G's own weights do not fit the
+    averaged ones, so `refresh` measures them afresh: the average in training mode on STATS_SAMPLES
+    fixed noise vectors (balanced digits for the conditional model), momentum 0. The loop runs it before
+    every grid, evaluation and checkpoint. With `hp.g_average` 0 there is no average, and `sample`
+    draws from G itself.
+    """
+    if not hp.g_average:
+        return g_update, tf.no_op(name="refresh")
+    labels = (tf.range(STATS_SAMPLES) % 10,) if hasattr(hp, "label") else ()
+    measuring = argparse.Namespace(**{**vars(hp), "bn_momentum": 0.0})  # moving statistics := batch's
+    known = set(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+    sample(measuring, STATS_SAMPLES, stream_seed(hp.seed, STATS, 0), *labels, training=True)  # builds the copies
+    refresh = tf.group(*[op for op in tf.get_collection(tf.GraphKeys.UPDATE_OPS) if op not in known], name="refresh")
+    copies = {v.name: v for v in tf.global_variables() if v.name.startswith(ops.AVERAGE + "/")}
+    with tf.control_dependencies([g_update]):  # average the weights this step has just written
+        t = tf.cast(step, tf.float32)
+        forget = 1.0 - tf.minimum(hp.g_average, (1.0 + t) / (10.0 + t))
+        updates = []
+        for v in ops.trainable_variables("generator"):
+            copy = copies[f"{ops.AVERAGE}/{v.name}"]
+            updates.append(copy.assign_sub(forget * (copy - v)))
+    return tf.group(*updates), refresh
 
 
 def bce(logits, target):
@@ -141,6 +176,8 @@ def _read_config(run_dir):
     try:
         config = json.loads(path.read_text())
         _shaping_args(config)
+        if config["hparams"]:
+            config["hparams"] = {**flags.ADDED_LATER, **config["hparams"]}
     except (ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path} is damaged ({type(e).__name__}: {e}); pass --fresh to start this run over") from None
     return config
@@ -570,6 +607,7 @@ def _train_loop(sess, built, run, step, restored, judge=None, eval_every=0):
                 fault_point("sigint", step)
                 fault_point("sigkill", step)
             bar.close()
+            sess.run(model.refresh)  # before the evaluation, the checkpoint and the grid
             evaluated = judge is not None and stop.signum is None and epoch % eval_every == 0
             if evaluated:
                 run.history[-1][-2:] = evaluate_samples(sess.run(built.eval_images), judge)

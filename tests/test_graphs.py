@@ -129,7 +129,7 @@ def test_step_metrics_are_finite_probabilities(built):
 
 @pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
 def test_batch_norm_moving_averages_move_in_training_and_serve_inference(script):
-    graph, model, init, _ = build(script)
+    graph, model, init, _ = build(script, TINY[script] + ["--g-average", "0"])  # samples from G itself
     with graph.as_default():
         moving = [v for v in tf.global_variables() if v.name.startswith("generator/") and "moving_mean" in v.name]
     assert moving
@@ -168,7 +168,8 @@ def test_conditional_grid_rows_are_digits_and_columns_share_noise():
         images, labels = gan_cdcgan.fixed_grid(args)
         # Redraw the grid from explicit noise: row k, column j = G(noise j, digit k).
         z = gan_cdcgan.noise(10, training.stream_seed(args.seed, training.FIXED, 0), args)
-        by_column = [gan_cdcgan.generator(z, tf.fill([10], k), args, training=False) for k in range(10)]
+        with ops.averaged():  # the grid is drawn by G's weight average
+            by_column = [gan_cdcgan.generator(z, tf.fill([10], k), args, training=False) for k in range(10)]
     with tf.Session(graph=graph) as sess:
         sess.run(init)
         got_labels, got_images, expected = sess.run([labels, images, by_column])
@@ -208,3 +209,62 @@ def test_conditional_fake_labels_cover_all_ten_digits():
     assert drawn.dtype == np.int32 and drawn.min() == 0 and drawn.max() == 9
     counts = np.bincount(drawn, minlength=10)
     assert counts.min() > 0.5 * len(drawn) / 10  # roughly uniform over the ten digits
+
+
+def test_samples_come_from_the_weight_average_not_from_g(built):
+    script, graph, model, init, _ = built
+    with graph.as_default():
+        live = ops.trainable_variables("generator")
+        copies = [v for v in tf.global_variables() if v.name.startswith(ops.AVERAGE + "/")]
+        assert {v.name for v in copies} >= {f"{ops.AVERAGE}/{v.name}" for v in live}
+        assert not set(copies) & set(tf.trainable_variables()), "an optimizer could move the average"
+        zero_live = [v.assign(tf.zeros_like(v)) for v in live]
+        zero_copies = [v.assign(tf.zeros_like(v)) for v in copies if "weights" in v.name]
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        sess.run([model.train_op, model.refresh])
+        before = sess.run(model.samples)
+        sess.run(zero_live)
+        np.testing.assert_array_equal(before, sess.run(model.samples))
+        sess.run(zero_copies)
+        assert not np.allclose(before, sess.run(model.samples))
+
+
+def test_weight_average_follows_g_with_the_warmed_up_decay(built):
+    script, graph, model, init, args = built
+    with graph.as_default():
+        live = ops.trainable_variables("generator")
+        names = {v.name: v for v in tf.global_variables()}
+        copies = [names[f"{ops.AVERAGE}/{v.name}"] for v in live]
+        step = tf.train.get_global_step()
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(3):
+            old = _values(sess, copies)
+            sess.run(model.train_op)
+            t = sess.run(step)
+            keep = min(args.g_average, (1 + t) / (10 + t))
+            for a, v, c in zip(old, _values(sess, live), _values(sess, copies), strict=True):
+                np.testing.assert_allclose(c, keep * a + (1 - keep) * v, rtol=1e-5, atol=1e-6)
+        assert not _all((_values(sess, live), _values(sess, copies)), same=True)
+
+
+@pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
+def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
+    """After `refresh`, inference mode on the measuring noise reproduces batch-statistics mode there."""
+    module = importlib.import_module(script)
+    graph, model, init, args = build(script)
+    with graph.as_default():
+        seed = training.stream_seed(args.seed, training.STATS, 0)
+        labels = [tf.range(training.STATS_SAMPLES) % 10] if script == "gan_cdcgan" else []
+        measured = module.sample(args, training.STATS_SAMPLES, seed, *labels, training=False)
+        batch_mode = module.sample(args, training.STATS_SAMPLES, seed, *labels, training=True)
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(2):
+            sess.run(model.train_op)
+        stale = sess.run(measured)
+        sess.run(model.refresh)
+        wanted = sess.run(batch_mode)
+        assert not np.allclose(stale, wanted, atol=1e-4)
+        np.testing.assert_allclose(sess.run(measured), wanted, atol=1e-4)

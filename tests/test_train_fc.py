@@ -135,6 +135,20 @@ def test_generate_uses_the_runs_own_architecture(tmp_path, tiny_mnist):
     assert code == 0 and np.load(tmp_path / "g.npz")["images"].shape == (4, 28, 28, 1)
 
 
+def test_a_run_recorded_before_the_weight_average_still_loads(tmp_path, tiny_mnist, capsys):
+    """config.json without g_average (written before it existed) means a run without the average."""
+    out = tmp_path / "run"
+    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--g-average", "0")
+    assert not any(name.startswith("average/") for name in weights(out))
+    config = json.loads((out / "config.json").read_text())
+    del config["hparams"]["g_average"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert fc(out, tiny_mnist, "--generate", "4", "--to", tmp_path / "g.npz") == 0
+    assert fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2") == 2  # the default 0.999 is another run
+    assert "g_average 0.0 -> 0.999" in capsys.readouterr().err
+    assert fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", "--g-average", "0") == 0
+
+
 def test_generate_without_checkpoint_is_a_clear_error(tmp_path, tiny_mnist, capsys):
     assert fc(tmp_path / "empty", tiny_mnist, "--generate", "4") == 2
     err = capsys.readouterr().err.strip()
