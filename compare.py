@@ -5,9 +5,9 @@
     python compare.py outputs/gan_dcgan/* --checkpoint best --out dcgan_best.png
 
 For each run: the grid of its last epoch (or, with `--checkpoint best`, of the epoch with the lowest
-Fréchet distance in training), and its numbers — from `metrics.json` when `evaluate.py` has been run
-on it (10,000 samples), else from the last (or best) evaluation during training (2,000 samples, which
-reads higher: the table says which). Writes the picture, and the table as text on the console and as
+Fréchet distance in training), and its numbers — from `metrics.json` (`metrics-best.json`) when
+`evaluate.py` has evaluated that checkpoint (10,000 samples), else from the last (or best) evaluation
+during training (2,000 samples, which reads higher: the table says which). Writes the picture, and the table as text on the console and as
 Markdown beside the picture.
 """
 
@@ -50,10 +50,9 @@ def describe(run_dir, which):
         if evaluated_epoch == epoch:
             source, score, fd = "training, 2k samples", evaluated_score, evaluated_fd
     # evaluate.py's numbers (10k samples) when they are of this very checkpoint
-    metrics_path = run_dir / "metrics.json"
     step = epoch * config.get("effective_steps_per_epoch", 0)
-    if metrics_path.exists():
-        saved = json.loads(metrics_path.read_text())
+    for metrics_path in (run_dir / "metrics.json", run_dir / "metrics-best.json"):
+        saved = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
         if saved.get("checkpoint") == f"ckpt-{step}":
             score, fd, source = saved["score"][0], saved["fd"], f"evaluate.py, {saved['samples'] // 1000}k samples"
     grid = run_dir / "samples" / f"epoch_{epoch:04d}.png"

@@ -2,6 +2,7 @@
 classifier (common/classifier.py) — never by a GAN's own discriminator.
 
     python evaluate.py outputs/gan_dcgan/latest                 # a table, and metrics.json in the run
+    python evaluate.py outputs/gan_dcgan/latest --checkpoint best   # ... metrics-best.json
     python evaluate.py outputs/gan_*/latest --real              # several runs, with the real data's row
     python evaluate.py --real                                   # the real data alone: the reference
 
@@ -22,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from common import classifier, data, flags, metrics, training
+
+METRICS_FILE = {"latest": "metrics.json", "best": "metrics-best.json"}  # one per checkpoint kind
 
 
 def evaluate_run(run_dir, count, references, which="latest"):
@@ -49,7 +52,7 @@ def evaluate_run(run_dir, count, references, which="latest"):
     if conditional:
         overall, per_class, cross_entropy = metrics.conditional_accuracy(probs, labels)
         row["conditional"] = {"accuracy": overall, "per_class": per_class, "cross_entropy": cross_entropy}
-    (run_dir / "metrics.json").write_text(json.dumps(row, indent=2) + "\n")
+    (run_dir / METRICS_FILE[which]).write_text(json.dumps(row, indent=2) + "\n")
     return row
 
 

@@ -204,7 +204,17 @@ def _shaping_args(config):
     return dict(hparams=config["hparams"], dataset=config["dataset"], steps_per_epoch=config["steps_per_epoch"])
 
 
-OUTPUTS = ("checkpoints", "samples", "logs", "history.csv", "losses.png", "progress.gif", "config.json", "metrics.json")
+OUTPUTS = (
+    "checkpoints",
+    "samples",
+    "logs",
+    "history.csv",
+    "losses.png",
+    "progress.gif",
+    "config.json",
+    "metrics.json",
+    "metrics-best.json",
+)
 
 
 def _start_over(run_dir):

@@ -59,6 +59,11 @@ def test_best_shows_the_epoch_with_the_lowest_training_fd(tmp_path):
     )
     rows = compare.main([str(a), "--checkpoint", "best", "--out", str(tmp_path / "best.png")])
     assert rows[0]["epoch"] == 2 and rows[0]["fd"] == 30.0 and rows[0]["grid"].name == "epoch_0002.png"
+    # evaluate.py --checkpoint best wrote its own file beside the latest one's
+    (a / "metrics-best.json").write_text(json.dumps({"score": [9.3, 0.1], "fd": 11.0, "samples": 10000, "checkpoint": "ckpt-20"}))
+    rows = compare.main([str(a), "--checkpoint", "best", "--out", str(tmp_path / "best.png")])
+    assert rows[0]["epoch"] == 2 and rows[0]["fd"] == 11.0 and rows[0]["source"] == "evaluate.py, 10k samples"
+    assert compare.main([str(a), "--out", str(tmp_path / "latest.png")])[0]["fd"] == 12.5
 
 
 def test_evaluate_numbers_of_an_older_checkpoint_are_not_shown_beside_a_newer_grid(tmp_path):

@@ -130,6 +130,12 @@ def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(tmp_path, t
     assert f"from ckpt-{best['step']}" in capsys.readouterr().out
     assert np.load(target)["images"].shape == (8, 28, 28, 1)
 
+    # evaluate.py keeps the numbers of the latest and of the best checkpoint side by side
+    evaluate.main([str(out), "--samples", "200"])
+    evaluate.main([str(out), "--samples", "200", "--checkpoint", "best"])
+    assert json.loads((out / "metrics.json").read_text())["checkpoint"] == "ckpt-30"
+    assert json.loads((out / "metrics-best.json").read_text())["checkpoint"] == f"ckpt-{best['step']}"
+
 
 def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_judge_dir, monkeypatch):
     from test_train_fc import history, max_abs_diff, weights

@@ -107,9 +107,10 @@ def test_a_finished_run_says_so(tmp_path, tiny_mnist, capsys):
 def test_fresh_starts_over(tmp_path, tiny_mnist):
     out = tmp_path / "run"
     fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "3")
-    (out / "metrics.json").write_text("{}")  # evaluate.py's numbers of the old run
+    for name in ("metrics.json", "metrics-best.json"):  # evaluate.py's numbers of the old run
+        (out / name).write_text("{}")
     assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3", "--fresh") == 0
-    assert not (out / "metrics.json").exists()
+    assert not (out / "metrics.json").exists() and not (out / "metrics-best.json").exists()
     assert len(history(out)) == 1 + 3
     assert not (out / "samples" / "epoch_0002.png").exists()
 
