@@ -1,7 +1,7 @@
 """Fully connected GAN on MNIST: two small MLPs, the generator drawing digits from uniform noise.
 
     python gan_fc.py                      # train (resumes if this configuration was trained before)
-    python gan_fc.py --lr 1e-4 --epochs 50
+    python gan_fc.py --lr 1e-4 --epochs 100
     python gan_fc.py --generate 64 --to digits.png
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
