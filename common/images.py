@@ -8,11 +8,12 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.animation  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
 PAD = 2  # pixels of background between and around the cells of a grid
+CAPTION = 14  # pixels above each progress-GIF frame for its epoch
 
 
 def grid(images, rows=None, cols=None):
@@ -70,20 +71,19 @@ def plot_losses(path, steps, columns):
 
 
 def save_gif(path, frame_paths, seconds_per_frame=0.5):
-    """All epoch grids as one animation, with matplotlib's Pillow writer."""
-    frames = [read_png(p) for p in frame_paths]
-    if not frames:
-        return
-    h, w = frames[0].shape
-    fig = plt.figure(figsize=(w / 100, (h + 16) / 100), dpi=100)
-    ax = fig.add_axes([0, 0, 1, h / (h + 16)])
-    ax.axis("off")
-    shown = ax.imshow(frames[0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    label = fig.text(0.02, 1.0, "", va="top", fontsize=8)
-    writer = matplotlib.animation.PillowWriter(fps=1.0 / seconds_per_frame)
-    with writer.saving(fig, str(path), dpi=100):
-        for frame, frame_path in zip(frames, frame_paths, strict=True):
-            shown.set_data(frame)
-            label.set_text(frame_path.stem.replace("_", " "))
-            writer.grab_frame()
-    plt.close(fig)
+    """All epoch grids as one animation, each frame captioned with its file name ("epoch 0007").
+
+    Composed with Pillow directly: it is rebuilt at every epoch end, and matplotlib's animation
+    writer, which renders a figure per frame, took 0.8 s for 60 frames — a tenth of an FC epoch.
+    """
+    frames = []
+    for frame_path in frame_paths:
+        image = read_png(frame_path)
+        h, w = image.shape
+        frame = Image.new("L", (w, h + CAPTION), 255)
+        frame.paste(Image.fromarray(image), (0, CAPTION))
+        ImageDraw.Draw(frame).text((3, 2), frame_path.stem.replace("_", " "), fill=0)
+        frames.append(frame)
+    if frames:
+        duration = int(seconds_per_frame * 1000)
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration, loop=0)

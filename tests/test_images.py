@@ -40,3 +40,8 @@ def test_loss_plot_and_gif(tmp_path):
     images.save_gif(tmp_path / "p.gif", frames)
     with Image.open(tmp_path / "p.gif") as gif:
         assert gif.n_frames == 3
+        for i, frame in enumerate(frames):  # each frame: a caption band over the grid, pixel for pixel
+            gif.seek(i)
+            pixels = np.asarray(gif.convert("L"))
+            np.testing.assert_array_equal(pixels[images.CAPTION :], images.read_png(frame))
+            assert pixels[: images.CAPTION].min() < 64  # the caption's dark text on white
