@@ -7,8 +7,8 @@
 For each run: the grid of its last epoch (or, with `--checkpoint best`, of the epoch with the lowest
 Fréchet distance in training), and its numbers — from `metrics.json` (`metrics-best.json`) when
 `evaluate.py` has evaluated that checkpoint (10,000 samples), else from the last (or best) evaluation
-during training (2,000 samples, which reads higher: the table says which). Writes the picture, and the table as text on the console and as
-Markdown beside the picture.
+during training (2,000 samples, which reads higher: the table says which). Writes the picture, and the
+table as text on the console and as Markdown beside the picture.
 """
 
 import argparse

@@ -96,6 +96,12 @@ def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
     )
 
 
+def balanced_digits(hp, count):
+    """The extra `sample` argument of the conditional model — `count` labels cycling through the ten
+    digits — as a tuple to unpack; () for the unconditional ones (only the conditional has --label)."""
+    return (tf.range(count) % 10,) if hasattr(hp, "label") else ()
+
+
 def average_generator(hp, g_update, step, sample):
     """(train_op, refresh): `g_update` followed by the update of G's weight average, and the op that
     measures the average's batch-norm statistics.
@@ -112,10 +118,10 @@ def average_generator(hp, g_update, step, sample):
     """
     if not hp.g_average:
         return g_update, tf.no_op(name="refresh")
-    labels = (tf.range(STATS_SAMPLES) % 10,) if hasattr(hp, "label") else ()
     measuring = argparse.Namespace(**{**vars(hp), "bn_momentum": 0.0})  # moving statistics := batch's
     known = set(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
-    sample(measuring, STATS_SAMPLES, stream_seed(hp.seed, STATS, 0), *labels, training=True)  # builds the copies
+    seed = stream_seed(hp.seed, STATS, 0)
+    sample(measuring, STATS_SAMPLES, seed, *balanced_digits(hp, STATS_SAMPLES), training=True)  # builds the copies
     refresh = tf.group(*[op for op in tf.get_collection(tf.GraphKeys.UPDATE_OPS) if op not in known], name="refresh")
     copies = {v.name: v for v in tf.global_variables() if v.name.startswith(ops.AVERAGE + "/")}
     with tf.control_dependencies([g_update]):  # average the weights this step has just written
@@ -501,10 +507,7 @@ def _build(args, build_graph, sample, train_images, train_labels, spe):
         eval_images = None
         if args.eval_every:
             seed = stream_seed(args.seed, EVAL, 0)
-            if hasattr(args, "label"):  # conditional: the ten digits in turn
-                eval_images = sample(args, EVAL_SAMPLES, seed, tf.range(EVAL_SAMPLES) % 10)
-            else:
-                eval_images = sample(args, EVAL_SAMPLES, seed)
+            eval_images = sample(args, EVAL_SAMPLES, seed, *balanced_digits(args, EVAL_SAMPLES))
         saved = tf.global_variables()
         floats = [v for v in saved if v.dtype.base_dtype.is_floating]
         finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))

@@ -10,6 +10,11 @@ import compare
 from common import images
 
 
+def evaluation(checkpoint, fd=12.5, score=9.1):
+    """What evaluate.py writes for one checkpoint (10,000 samples)."""
+    return {"score": [score, 0.1], "fd": fd, "samples": 10000, "checkpoint": checkpoint}
+
+
 def make_run(root, name, fds, metrics=None, script="gan_dcgan"):
     run = root / script / name
     (run / "samples").mkdir(parents=True)
@@ -27,12 +32,7 @@ def make_run(root, name, fds, metrics=None, script="gan_dcgan"):
 
 
 def test_latest_grids_with_evaluate_numbers_when_present(tmp_path, capsys):
-    a = make_run(
-        tmp_path,
-        "lr2e-4_b128_aaaaaa",
-        [50.0, 30.0, 40.0],
-        metrics={"score": [9.1, 0.1], "fd": 12.5, "samples": 10000, "checkpoint": "ckpt-30"},
-    )
+    a = make_run(tmp_path, "lr2e-4_b128_aaaaaa", [50.0, 30.0, 40.0], metrics=evaluation("ckpt-30"))
     b = make_run(tmp_path, "lr1e-4_b256_bbbbbb", [80.0, 60.0])
     (a.parent / "latest").symlink_to(a.name)
     out = tmp_path / "cmp.png"
@@ -51,28 +51,18 @@ def test_latest_grids_with_evaluate_numbers_when_present(tmp_path, capsys):
 
 
 def test_best_shows_the_epoch_with_the_lowest_training_fd(tmp_path):
-    a = make_run(
-        tmp_path,
-        "run_a",
-        [50.0, 30.0, 40.0],
-        metrics={"score": [9.1, 0.1], "fd": 12.5, "samples": 10000, "checkpoint": "ckpt-30"},
-    )
+    a = make_run(tmp_path, "run_a", [50.0, 30.0, 40.0], metrics=evaluation("ckpt-30"))
     rows = compare.main([str(a), "--checkpoint", "best", "--out", str(tmp_path / "best.png")])
     assert rows[0]["epoch"] == 2 and rows[0]["fd"] == 30.0 and rows[0]["grid"].name == "epoch_0002.png"
     # evaluate.py --checkpoint best wrote its own file beside the latest one's
-    (a / "metrics-best.json").write_text(json.dumps({"score": [9.3, 0.1], "fd": 11.0, "samples": 10000, "checkpoint": "ckpt-20"}))
+    (a / "metrics-best.json").write_text(json.dumps(evaluation("ckpt-20", fd=11.0, score=9.3)))
     rows = compare.main([str(a), "--checkpoint", "best", "--out", str(tmp_path / "best.png")])
     assert rows[0]["epoch"] == 2 and rows[0]["fd"] == 11.0 and rows[0]["source"] == "evaluate.py, 10k samples"
     assert compare.main([str(a), "--out", str(tmp_path / "latest.png")])[0]["fd"] == 12.5
 
 
 def test_evaluate_numbers_of_an_older_checkpoint_are_not_shown_beside_a_newer_grid(tmp_path):
-    a = make_run(
-        tmp_path,
-        "run_a",
-        [50.0, 30.0, 40.0],
-        metrics={"score": [9.1, 0.1], "fd": 12.5, "samples": 10000, "checkpoint": "ckpt-20"},
-    )
+    a = make_run(tmp_path, "run_a", [50.0, 30.0, 40.0], metrics=evaluation("ckpt-20"))
     rows = compare.main([str(a), "--out", str(tmp_path / "x.png")])
     assert rows[0]["epoch"] == 3 and rows[0]["fd"] == 40.0 and "training" in rows[0]["source"]
 
