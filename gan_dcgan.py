@@ -19,8 +19,10 @@ BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two player
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 64  # discriminator widths: F and 2F filters (the tutorial: F = 64)
-LEAKY_SLOPE = 0.3  # Keras' LeakyReLU default, which the tutorial uses
-DROPOUT = 0.3  # in the discriminator, training only
+D_BATCH_NORM = True  # batch norm on D's second convolution, each call in training mode (the tutorial: False)
+DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
+LEAKY_SLOPE = 0.2  # the DCGAN paper's (the tutorial: Keras' default 0.3)
+INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the DCGAN paper (0: Glorot uniform, the tutorial's)
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
@@ -30,33 +32,37 @@ GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 
 # ------------------------------------------------------------------------------ the two networks
 # G: z100 N(0,1) → fc 7·7·256 (no bias) BN lrelu → dconv128 5s1 BN lrelu → dconv64 5s2 BN lrelu → dconv1 5s2 tanh
-# D: x28 → conv64 5s2 lrelu drop.3 → conv128 5s2 lrelu drop.3 → flatten → fc1 logit
+# D: x28 → conv64 5s2 lrelu.2 → conv128 5s2 BN lrelu.2 → flatten → fc1 logit
+#    (the tutorial's D: no BN, lrelu.3 and dropout .3 after each convolution, Glorot weights)
 
 
 def generator(z, hp, training):
     """`training` picks batch statistics (and queues moving-average updates) or the moving averages."""
-    f, slope = hp.g_filters, hp.leaky_slope
+    f, slope, init = hp.g_filters, hp.leaky_slope, hp.init_stddev
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
-        h = ops.dense(z, 7 * 7 * 4 * f, "fc", use_bias=False)
+        h = ops.dense(z, 7 * 7 * 4 * f, "fc", use_bias=False, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, training, "bn0", hp.bn_momentum), slope)
         h = tf.reshape(h, [-1, 7, 7, 4 * f])
-        h = ops.conv2d_transpose(h, 2 * f, 5, 1, "deconv1", use_bias=False)
+        h = ops.conv2d_transpose(h, 2 * f, 5, 1, "deconv1", use_bias=False, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, training, "bn1", hp.bn_momentum), slope)
-        h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", use_bias=False)
+        h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", use_bias=False, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, training, "bn2", hp.bn_momentum), slope)
-        return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", use_bias=False))
+        return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", use_bias=False, stddev=init))
 
 
 def discriminator(x, hp, dropout_seed):
-    """`dropout_seed` keys this call's dropout masks (each call of each step gets its own)."""
-    f, slope = hp.d_filters, hp.leaky_slope
+    """`dropout_seed` keys this call's dropout masks (each call of each step gets its own). Batch norm
+    normalises each call's own batch (real, fake) in training mode, as in the DCGAN paper; D is never
+    run in inference mode, so its moving averages are not kept up to date."""
+    f, slope, init = hp.d_filters, hp.leaky_slope, hp.init_stddev
     fold = tf2.random.experimental.stateless_fold_in
     with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
-        h = ops.lrelu(ops.conv2d(x, f, 5, 2, "conv1"), slope)
+        h = ops.lrelu(ops.conv2d(x, f, 5, 2, "conv1", stddev=init), slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 1), training=True)
-        h = ops.lrelu(ops.conv2d(h, 2 * f, 5, 2, "conv2"), slope)
+        h = ops.conv2d(h, 2 * f, 5, 2, "conv2", use_bias=not hp.d_batch_norm, stddev=init)
+        h = ops.lrelu(ops.batch_norm(h, True, "bn2") if hp.d_batch_norm else h, slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 2), training=True)
-        return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc")
+        return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc", stddev=init)
 
 
 def noise(count, seed, hp):

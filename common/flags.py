@@ -31,6 +31,7 @@ def _number(kind, low=None, high=None, low_open=False, high_open=False, what="a 
 
 positive_int = _number(int, low=1, what="a whole number ≥ 1")
 nonnegative_int = _number(int, low=0, what="a whole number ≥ 0")
+nonnegative_float = _number(float, low=0, what="a number ≥ 0")
 positive_float = _number(float, low=0, low_open=True, what="a number > 0")
 unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in [0, 1)")
 fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]")
@@ -44,6 +45,7 @@ RANGES = {
     "LR_DECAY": fraction,
     "BN_MOMENTUM": unit_interval,
     "G_AVERAGE": unit_interval,
+    "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
 }
 
 # Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose

@@ -5,7 +5,7 @@ must split between them. Each helper opens its own `variable_scope`, so variable
 architecture (`generator/deconv2/weights`), and building the same network twice with `reuse=True` shares
 them. All tensors are NHWC.
 
-`stddev=None` means Glorot-uniform weights (the Keras default the TF2 DCGAN tutorial relies on); a float
+`stddev=None` (or 0) means Glorot-uniform weights (the Keras default the TF2 DCGAN tutorial relies on); a float
 means N(0, stddev), as in the DCGAN paper (0.02). Initial values come from the graph-level seed, so a
 graph built twice with the same `tf.set_random_seed` starts from the same weights.
 """
@@ -18,7 +18,7 @@ AVERAGE = "average"  # the scope of the weight average's copies: average/generat
 
 
 def _initializer(stddev):
-    if stddev is None:
+    if not stddev:  # None or 0
         return tf.glorot_uniform_initializer()
     return tf.random_normal_initializer(stddev=stddev)
 
