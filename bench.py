@@ -1,5 +1,5 @@
 """Training throughput of the three scripts on this machine, against its own matmul peak and against
-the way the seed scripts drive the same models.
+the way the classic scripts drive the same models.
 
     python bench.py                          # all three models, default batch sizes
     python bench.py --model dcgan --steps 50 --json bench.json
@@ -21,7 +21,7 @@ What it prints per model, and how each figure is obtained:
   and the utilization = achieved ÷ peak;
 - the share of wall time outside the TF step: the Python between `session.run` calls, plus the fixed
   cost of a `session.run` call itself (timed on a scalar read);
-- the seed-style loop: the same generator and discriminator fed numpy batches and numpy noise through
+- the classic-style loop: the same generator and discriminator fed numpy batches and numpy noise through
   `feed_dict`, with one `session.run` for D and another for G (which runs G forward again on fresh
   noise), our speed-up over it, and the ratio of its FLOPs to ours — on a compute-bound machine the
   most any loop can gain over it;
@@ -41,7 +41,7 @@ import time
 _T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
-from common import flags, ops, training  # noqa: E402
+from common import flags, gan, history, loop, ops  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
@@ -125,7 +125,7 @@ def _timed(fn):
 def _args(script, batch_size):
     module = importlib.import_module(script)
     argv = [] if batch_size is None else ["--batch-size", str(batch_size)]
-    return module, flags.parse("bench", module.HPARAMS, argv, labels=script == "gan_cdcgan")
+    return module, flags.parse("bench", module.HPARAMS, argv, conditional=module.MODEL.conditional)
 
 
 def _synthetic_mnist(rng):
@@ -151,31 +151,33 @@ def top_ops(sess, fetches, count=12):
 
 
 def bench_ours(module, args, data, steps, repeats, warmup, config, profile=False):
-    """Our loop: the script's graph as `training.train` builds it, one session.run per step."""
+    """Our loop: the script's graph as `loop.train` builds it, one session.run per step."""
     started = time.perf_counter()
     args.eval_every = 0  # the sample-quality evaluation is not part of a training step
-    built = training._build(args, module.build_graph, module.sample, *data, len(data[0]) // args.batch_size)
+    images, labels = data
+    built = loop.build(args, module.MODEL, images.shape, labels.shape, len(images) // args.batch_size)
     with tf.Session(graph=built.graph, config=config) as sess:
-        built.initialize(sess)
-        fetches = [built.model.train_op, built.model.metrics]
+        sess.run(built.initialize)
+        built.load_data(sess, images, labels)
+        fetches = [built.step.train_op, built.step.metrics]
         sess.run(fetches)
         first_step = time.perf_counter() - started
         for _ in range(warmup):
             sess.run(fetches)
         trivial = tf.train.get_global_step(built.graph)  # a scalar read: the fixed cost of a session.run
         noop_seconds = statistics.median(_timed(lambda: sess.run(trivial)) for _ in range(50))
-        history, walls, in_run = [], [], []
-        keys = training.HISTORY_COLUMNS[2:]
+        recorded, walls, in_run = [], [], []
+        keys = history.STEP_METRICS
         for _ in range(repeats):
             wall_start, run_total = time.perf_counter(), 0.0
             for _ in range(steps):
                 run_start = time.perf_counter()
                 _, metrics = sess.run(fetches)
                 run_total += time.perf_counter() - run_start
-                history.append([float(metrics[k]) for k in keys])
+                recorded.append([float(metrics[k]) for k in keys])
             walls.append(time.perf_counter() - wall_start)
             in_run.append(run_total)
-        flops = step_flops(built.graph, [built.model.train_op, *built.model.metrics.values()])
+        flops = step_flops(built.graph, [built.step.train_op, *built.step.metrics.values()])
         profiled = top_ops(sess, fetches) if profile else None
     median = statistics.median(walls)
     python_share = 1 - statistics.median(r / w for r, w in zip(in_run, walls, strict=True))
@@ -191,8 +193,8 @@ def bench_ours(module, args, data, steps, repeats, warmup, config, profile=False
     }
 
 
-def _seed_style_graph(script, module, args):
-    """The same networks, wired as the seed scripts wire them: placeholders for the real batch and the
+def _classic_style_graph(script, module, args):
+    """The same networks, wired as the classic scripts wire them: placeholders for the real batch and the
     noise, and a D optimizer and a G optimizer run by separate session.run calls."""
     b = args.batch_size
     x = tf.placeholder(tf.float32, [b, 28, 28, 1])
@@ -209,19 +211,19 @@ def _seed_style_graph(script, module, args):
         fake, d_real = module.generator(z, y, args, training=True), module.discriminator(x, y, args)
         d_fake = module.discriminator(fake, y, args)
     bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
-    d_loss = training.bce(d_real, 1.0) + training.bce(d_fake, 0.0)
-    g_loss = training.bce(d_fake, 1.0)
+    d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+    g_loss = gan.bce(d_fake, 1.0)
     d_step = tf.train.AdamOptimizer(args.lr, beta1=args.beta1).minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
     with tf.control_dependencies(bn_updates):
         g_step = tf.train.AdamOptimizer(args.lr, beta1=args.beta1).minimize(g_loss, var_list=ops.trainable_variables("generator"))
     return x, z, y, d_step, d_loss, g_step, g_loss
 
 
-def bench_seed_style(script, module, args, data, steps, repeats, warmup, config):
+def bench_classic_style(script, module, args, data, steps, repeats, warmup, config):
     rng = np.random.default_rng(0)
     images, labels = data
     with tf.Graph().as_default():
-        x, z, y, d_step, d_loss, g_step, g_loss = _seed_style_graph(script, module, args)
+        x, z, y, d_step, d_loss, g_step, g_loss = _classic_style_graph(script, module, args)
         init = tf.global_variables_initializer()
         with tf.Session(config=config) as sess:
             sess.run(init)
@@ -277,7 +279,7 @@ def main(argv=None):
     parser.add_argument("--peak-size", type=flags.positive_int, default=4096, help="matmul size for the peak")
     parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)
     parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
-    parser.add_argument("--no-seed-style", action="store_true", help="skip the seed-style comparison")
+    parser.add_argument("--no-classic-style", action="store_true", help="skip the classic-style comparison")
     parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
     parser.add_argument("--json", type=str, help="also write the results here")
     args = parser.parse_args(argv)
@@ -306,25 +308,25 @@ def main(argv=None):
             "utilization": gflops / peak,
             "peak_rss_mib": peak_rss_mib(),
         }
-        if not args.no_seed_style:
-            seed = bench_seed_style(script, module, hp, data, args.steps, args.repeats, args.warmup, config)
-            row["seed_style_images_per_s"] = seed["images_per_s"]
-            row["speedup_over_seed_style"] = ours["images_per_s"] / seed["images_per_s"]
-            # The seed loop's extra work (a second G forward on fresh noise) bounds what any loop can
+        if not args.no_classic_style:
+            classic = bench_classic_style(script, module, hp, data, args.steps, args.repeats, args.warmup, config)
+            row["classic_style_images_per_s"] = classic["images_per_s"]
+            row["speedup_over_classic_style"] = ours["images_per_s"] / classic["images_per_s"]
+            # The classic loop's extra work (a second G forward on fresh noise) bounds what any loop can
             # gain on a machine where the step is compute-bound: this ratio is that bound.
-            row["seed_style_flop_ratio"] = seed["flops_per_step"] / ours["flops_per_step"]
+            row["classic_style_flop_ratio"] = classic["flops_per_step"] / ours["flops_per_step"]
         results["models"][name] = row
-        seed_part = (
-            f"  seed-style {row['seed_style_images_per_s']:7.0f} img/s → ×{row['speedup_over_seed_style']:.2f}"
-            f" (it does ×{row['seed_style_flop_ratio']:.2f} the FLOPs)"
-            if "seed_style_images_per_s" in row
+        classic_part = (
+            f"  classic-style {row['classic_style_images_per_s']:7.0f} img/s → ×{row['speedup_over_classic_style']:.2f}"
+            f" (it does ×{row['classic_style_flop_ratio']:.2f} the FLOPs)"
+            if "classic_style_images_per_s" in row
             else ""
         )
         print(
             f"{name:7s} batch {hp.batch_size:4d}  {row['images_per_s']:7.0f} img/s  {row['seconds_per_epoch']:7.1f} s/epoch  "
             f"{row['flops_per_step'] / hp.batch_size / 1e6:7.1f} MFLOP/img  {gflops:6.1f} GFLOP/s = {row['utilization']:5.1%} of peak  "
             f"outside step {row['share_outside_step']:5.1%}  start-up {row['build_and_first_step_s']:.1f} s"
-            f"{seed_part}  peak RSS {row['peak_rss_mib']:.0f} MiB",
+            f"{classic_part}  peak RSS {row['peak_rss_mib']:.0f} MiB",
             flush=True,
         )
         for kind, ms, share in row.get("top_ops", []):

@@ -3,16 +3,17 @@
     python compare.py outputs/gan_dcgan/*                  # every DCGAN run so far
     python compare.py outputs/gan_*/latest --curves        # the newest of each script, with FD curves
     python compare.py outputs/gan_dcgan/* --checkpoint best --out dcgan_best.png
+    python compare.py outputs/gan_dcgan/* --epochs 1,3,5,last   # one row per epoch: equal budgets
 
 For each run: the grid of its last epoch (or, with `--checkpoint best`, of the epoch with the lowest
-Fréchet distance in training), and its numbers — from `metrics.json` (`metrics-best.json`) when
+Fréchet distance in training; with `--epochs`, of each epoch named, one row per epoch and one column
+per run, so candidates are judged by eye at equal budgets), and its numbers — from `metrics.json` (`metrics-best.json`) when
 `evaluate.py` has evaluated that checkpoint (10,000 samples), else from the last (or best) evaluation
 during training (2,000 samples, which reads higher: the table says which). Writes the picture, and the
 table as text on the console and as Markdown beside the picture.
 """
 
 import argparse
-import csv
 import json
 import math
 from pathlib import Path
@@ -22,49 +23,56 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common import images  # noqa: E402
+from common import files, history, images, runs  # noqa: E402
 
 
-def _training_evaluations(run_dir):
-    """[(epoch, score, fd)] from history.csv's evaluated rows."""
-    path = run_dir / "history.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [(int(r["epoch"]), float(r["score"]), float(r["fd"])) for r in rows if r.get("fd")]
-
-
-def describe(run_dir, which):
-    """What the picture and the table show of one run (None before its first epoch's grid)."""
-    config = json.loads((run_dir / "config.json").read_text())
-    grids = sorted((run_dir / "samples").glob("epoch_*.png"))
+def describe(run, which="latest", epoch=None):
+    """What the picture and the table show of one run at `epoch` (None: its last epoch, or its best
+    with `which` "best"); None before its first epoch's grid. A run that has no grid of `epoch` (it
+    did not train that far) is described with `grid` None."""
+    config = json.loads(run.config.read_text())
+    grids = run.grids()
     if not grids:
         return None
-    evaluations = _training_evaluations(run_dir)
-    epoch = int(grids[-1].stem.split("_")[1])
-    if which == "best" and evaluations:
-        epoch = min(evaluations, key=lambda e: e[2])[0]
+    evaluations = history.evaluations(history.read(run.history))
+    if epoch is None:
+        epoch = max(grids)
+        if which == "best" and evaluations:
+            epoch = min(evaluations, key=lambda e: e[2])[0]
     source, score, fd = "none", math.nan, math.nan
     for evaluated_epoch, evaluated_score, evaluated_fd in evaluations:
         if evaluated_epoch == epoch:
             source, score, fd = "training, 2k samples", evaluated_score, evaluated_fd
     # evaluate.py's numbers (10k samples) when they are of this very checkpoint
     step = epoch * config.get("effective_steps_per_epoch", 0)
-    for metrics_path in (run_dir / "metrics.json", run_dir / "metrics-best.json"):
-        saved = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    for kind in runs.RunFolder.METRICS:
+        path = run.metrics(kind)
+        saved = json.loads(path.read_text()) if path.exists() else {}
         if saved.get("checkpoint") == f"ckpt-{step}":
             score, fd, source = saved["score"][0], saved["fd"], f"evaluate.py, {saved['samples'] // 1000}k samples"
-    grid = run_dir / "samples" / f"epoch_{epoch:04d}.png"
     return {
-        "name": f"{config['script']}/{run_dir.resolve().name}",
+        "name": f"{config['script']}/{run.path.resolve().name}",
         "epoch": epoch,
-        "grid": grid if grid.exists() else grids[-1],
+        "grid": grids.get(epoch),
         "score": score,
         "fd": fd,
         "source": source,
         "curve": evaluations,
     }
+
+
+def epoch_list(text):
+    """`1,3,5,last` -> [1, 3, 5, None] (None: each run's last epoch)."""
+    epochs = []
+    for part in text.split(","):
+        part = part.strip()
+        if part == "last":
+            epochs.append(None)
+        elif part.isdigit() and int(part) >= 1:
+            epochs.append(int(part))
+        else:
+            raise argparse.ArgumentTypeError(f"{part!r} in {text!r} is not an epoch number ≥ 1 or 'last'")
+    return epochs
 
 
 def table(rows, markdown=False):
@@ -77,17 +85,24 @@ def table(rows, markdown=False):
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) for cells in [head, *body])
 
 
-def draw(rows, path, curves):
-    n = len(rows)
-    fig = plt.figure(figsize=(3.2 * n, 4.2 + (2.8 if curves else 0)))
-    grid_spec = fig.add_gridspec(2 if curves else 1, n, height_ratios=[3.2, 2.2] if curves else [1])
-    for i, row in enumerate(rows):
-        ax = fig.add_subplot(grid_spec[0, i])
-        ax.imshow(images.read_png(row["grid"]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"{row['name']}\nepoch {row['epoch']}  score {row['score']:.2f}  FD {row['fd']:.1f}", fontsize=8)
-        ax.axis("off")
+def draw(table_rows, path, curves):
+    """`table_rows`: one list per row of the picture (an epoch), one description per run."""
+    n, m = len(table_rows[0]), len(table_rows)
+    fig = plt.figure(figsize=(3.2 * n, 4.2 * m + (2.8 if curves else 0)))
+    grid_spec = fig.add_gridspec(m + (1 if curves else 0), n, height_ratios=[3.2] * m + ([2.2] if curves else []))
+    for r, cells in enumerate(table_rows):
+        for i, cell in enumerate(cells):
+            ax = fig.add_subplot(grid_spec[r, i])
+            ax.axis("off")
+            if cell["grid"] is None:
+                ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}", fontsize=8)
+                ax.text(0.5, 0.5, f"no grid of epoch {cell['epoch']}", ha="center", transform=ax.transAxes)
+                continue
+            ax.imshow(images.read_png(cell["grid"]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}  score {cell['score']:.2f}  FD {cell['fd']:.1f}", fontsize=8)
     if curves:
-        ax = fig.add_subplot(grid_spec[1, :])
+        ax = fig.add_subplot(grid_spec[m, :])
+        rows = table_rows[0]
         for row in rows:
             if row["curve"]:
                 epochs, _, fds = zip(*row["curve"], strict=True)
@@ -102,7 +117,8 @@ def draw(rows, path, curves):
                 0.5, 0.5, "no evaluations during training in these runs (see --eval-every)", ha="center", transform=ax.transAxes
             )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with files.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -111,24 +127,29 @@ def main(argv=None):
     parser.add_argument("runs", nargs="+", type=Path, help="run folders")
     parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
     parser.add_argument("--curves", action="store_true", help="add the FD-per-epoch curves from training")
+    parser.add_argument("--epochs", type=epoch_list, help="e.g. 1,3,5,last: one row of grids per epoch")
     parser.add_argument("--out", type=Path, default=Path("outputs/compare.png"), help="the picture (default outputs/compare.png)")
     args = parser.parse_args(argv)
-    runs, seen = [], set()
-    for run_dir in args.runs:
-        if not (run_dir / "config.json").exists():
+    folders, seen = [], set()
+    for path in args.runs:
+        run = runs.RunFolder(path)
+        if not run.config.exists():
             continue  # e.g. a compare.png or a stray file matched by the shell's *
-        if run_dir.resolve() not in seen:  # `latest` is a link to a run already listed
-            seen.add(run_dir.resolve())
-            runs.append(run_dir)
-    if not runs:
-        parser.error("none of these is a run folder (no config.json); pass e.g. outputs/gan_dcgan/*")
-    rows = [describe(run_dir, args.checkpoint) for run_dir in runs]
-    for run_dir, row in zip(runs, rows, strict=True):
+        if path.resolve() not in seen:  # `latest` is a link to a run already listed
+            seen.add(path.resolve())
+            folders.append(run)
+    if not folders:
+        parser.error(f"none of these is a run folder (no {runs.RunFolder.CONFIG}); pass e.g. outputs/gan_dcgan/*")
+    if args.epochs and args.checkpoint == "best":
+        parser.error("--epochs names the epochs to show; leave out --checkpoint best")
+    table_rows = [[describe(run, args.checkpoint, epoch) for run in folders] for epoch in args.epochs or [None]]
+    for run, row in zip(folders, table_rows[0], strict=True):
         if row is None:
-            parser.error(f"{run_dir} has no sample grids yet; train it first")
+            parser.error(f"{run.path} has no sample grids yet; train it first")
+    rows = [cell for cells in table_rows for cell in cells]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    draw(rows, args.out, args.curves)
-    args.out.with_suffix(".md").write_text(table(rows, markdown=True) + "\n")
+    draw(table_rows, args.out, args.curves)
+    files.write_text(args.out.with_suffix(".md"), table(rows, markdown=True) + "\n")
     print(table(rows))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return rows

@@ -16,43 +16,32 @@ the distance between 10,000 training images and the test set.
 
 import argparse
 import importlib
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from common import classifier, data, flags, metrics, training
-
-METRICS_FILE = {"latest": "metrics.json", "best": "metrics-best.json"}  # one per checkpoint kind
+from common import data, errors, files, flags, quality, runs, sampling
 
 
-def evaluate_run(run_dir, count, references, which="latest"):
-    config = json.loads((run_dir / "config.json").read_text())
-    script = config["script"]
-    module = importlib.import_module(script)
-    conditional = script == "gan_cdcgan"
-    args = flags.parse(script, module.HPARAMS, [], labels=conditional)
-    training.use_run_settings(args, run_dir)
+def evaluate_run(run, count, references, which="latest"):
+    """The numbers of one run's latest (or best) checkpoint, also written to its metrics file."""
+    config = runs.read_config(run)
+    module = importlib.import_module(config["script"])
+    model = module.MODEL
+    args = flags.parse(model.script, module.HPARAMS, [], conditional=model.conditional)
+    runs.use_run_settings(args, run)
     key = (config["dataset"], config.get("data_dir"))
     if key not in references:
-        references[key] = classifier.Reference(config["dataset"], config.get("data_dir"))
-    reference = references[key]
-    labels = np.arange(count) % 10 if conditional else None
-    fake, checkpoint = training.generate_images(args, module.sample, run_dir, count, labels, which)
-    probs, features = reference.judge(fake)
+        references[key] = quality.Reference(*key)
+    labels = np.arange(count) % 10 if model.conditional else None
+    fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which)
     row = {
-        "run": f"{script}/{run_dir.resolve().name}",
+        "run": f"{model.script}/{run.path.resolve().name}",
         "checkpoint": checkpoint,
         "samples": count,
-        "score": metrics.classifier_score(probs),
-        "fd": metrics.frechet_distance(metrics.gaussian(features), reference.test_stats),
-        "histogram": metrics.class_histogram(probs),
+        **references[key].measure(fake, labels),
     }
-    if conditional:
-        overall, per_class, cross_entropy = metrics.conditional_accuracy(probs, labels)
-        row["conditional"] = {"accuracy": overall, "per_class": per_class, "cross_entropy": cross_entropy}
-    (run_dir / METRICS_FILE[which]).write_text(json.dumps(row, indent=2) + "\n")
+    files.write_json(run.metrics(which), row)
     return row
 
 
@@ -84,24 +73,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
         parser.error("name at least one run folder, or --real")
-    for run_dir in args.runs:
-        if not (run_dir / "config.json").exists():
-            parser.error(f"{run_dir} is not a run folder (no config.json); pass e.g. outputs/gan_dcgan/latest")
+    folders = [runs.RunFolder(path) for path in args.runs]
+    for run in folders:
+        if not run.config.exists():
+            parser.error(f"{run.path} is not a run folder (no {run.CONFIG}); pass e.g. outputs/gan_dcgan/latest")
     references, rows = {}, []
-    try:
-        for run_dir in args.runs:
-            rows.append(evaluate_run(run_dir, args.samples, references, args.checkpoint))
-        floor = None
+    floor = None
+    with errors.exit_codes("evaluate.py"):
+        for run in folders:
+            rows.append(evaluate_run(run, args.samples, references, args.checkpoint))
         if args.real:
             keys = sorted(references) or [(args.dataset, None)]
             for key in keys:
-                reference = references.get(key) or classifier.Reference(*key)
-                real = reference.real_row(min(args.samples, 10000))
+                reference = references.get(key) or quality.Reference(*key)
+                real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000))}
                 floor = real["fd"]
                 rows.insert(0, real)
-    except (data.DataError, training.UsageError) as e:
-        print(f"evaluate.py: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
     print(format_table(rows, floor))
     return rows
 

@@ -1,5 +1,5 @@
 """Conditional DCGAN on MNIST: ask for a digit, get that digit. Both networks see the one-hot label
-(the architecture of the classic TF1 cDCGAN seed, with its two label bugs fixed).
+(the architecture of the classic TF1 cDCGAN script, with its two label bugs fixed).
 
     python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
@@ -8,20 +8,20 @@
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
-from common import flags, ops, training
+from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
 EPOCHS = 10
 BATCH_SIZE = 100
 LR = 2e-4
-LR_DECAY = 1.0  # multiply the learning rate by this every DECAY_STEPS steps (the seed: 0.95; 1.0 = off)
+LR_DECAY = 1.0  # multiply the learning rate by this every DECAY_STEPS steps (the classic script: 0.95; 1.0 = off)
 DECAY_STEPS = 500
 BETA1 = 0.5
 Z_DIM = 100
-G_FILTERS = 128  # generator widths: 2F then F filters (the seed: F = 128)
-D_FILTERS = 128  # discriminator widths: F then 2F filters (the seed: F = 128)
-INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the seed and the DCGAN paper
+G_FILTERS = 128  # generator widths: 2F then F filters (the classic script: F = 128)
+D_FILTERS = 128  # discriminator widths: F then 2F filters (the classic script: F = 128)
+INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the classic script and the DCGAN paper
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
@@ -47,7 +47,7 @@ def generator(z, labels, hp, training):
 
 
 def discriminator(x, labels, hp):
-    """Batch norm in D runs in training mode on each call's own batch (real, fake), as in the seed;
+    """Batch norm in D runs in training mode on each call's own batch (real, fake), as in the classic script;
     D is never run in inference mode, so its moving averages are not kept up to date."""
     f = hp.d_filters
     y_map = tf.tile(tf.reshape(tf.one_hot(labels, CLASSES), [-1, 1, 1, CLASSES]), [1, 28, 28, 1])
@@ -64,7 +64,7 @@ def noise(count, seed, hp):
 def sample(hp, count, seed, labels, training=False):
     """`count` images of the digits `labels`, drawn by the average of G's weights (G_AVERAGE) with batch
     norm in inference mode: evaluation and `--generate`. (`training` measures the average's batch
-    statistics: see training.average_generator.)"""
+    statistics: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
         return generator(noise(count, seed, hp), labels, hp, training)
 
@@ -72,7 +72,7 @@ def sample(hp, count, seed, labels, training=False):
 def fixed_grid(hp):
     """10×10: row k draws digit k, and column j uses the same noise vector in every row, so a column
     shows one style held fixed across the ten digits."""
-    z = tf.tile(noise(CLASSES, training.stream_seed(hp.seed, training.FIXED, 0), hp), [CLASSES, 1])
+    z = tf.tile(noise(CLASSES, inputs.stream_seed(hp.seed, inputs.Stream.FIXED_NOISE, 0), hp), [CLASSES, 1])
     labels = tf.repeat(tf.range(CLASSES), CLASSES)  # 0 ×10, 1 ×10, …: row by row
     with ops.averaged(hp.g_average > 0):
         return generator(z, labels, hp, training=False), labels
@@ -83,12 +83,12 @@ def build_graph(hp, dataset):
     """One training step as one op: a D update on real (image, label) pairs and fake pairs — each fake
     with the label it was generated from — then a G update against the freshly updated D."""
     step = tf.train.get_or_create_global_step()
-    real, real_labels = training.batch(dataset, step, hp.batch_size, hp.seed)
-    z = noise(hp.batch_size, training.stream_seed(hp.seed, training.NOISE, step), hp)
-    # All ten digits (the seed's randint(0, 9) never asked for a 9).
+    real, real_labels = inputs.batch(dataset, step, hp.batch_size, hp.seed)
+    z = noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp)
+    # All ten digits (the classic script's randint(0, 9) never asked for a 9).
     fake_labels = tf2.random.stateless_uniform(
         [hp.batch_size],
-        training.stream_seed(hp.seed, training.LABELS, step),
+        inputs.stream_seed(hp.seed, inputs.Stream.FAKE_LABELS, step),
         minval=0,
         maxval=CLASSES,
         dtype=tf.int32,
@@ -99,25 +99,28 @@ def build_graph(hp, dataset):
     lr = tf.train.exponential_decay(hp.lr, step, hp.decay_steps, hp.lr_decay, staircase=True)
 
     d_real, d_fake = discriminator(real, real_labels, hp), discriminator(fake, fake_labels, hp)
-    d_loss = training.bce(d_real, 1.0) + training.bce(d_fake, 0.0)
+    d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
     d_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="d_adam")
     d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
     with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
-        g_loss = training.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
+        g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
         g_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="g_adam")
         g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
     g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
-    train_op, refresh = training.average_generator(hp, g_update, step, sample)
+    train_op, refresh = gan.average_generator(hp, g_update, step, sample)
 
     grid, _ = fixed_grid(hp)
-    metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return training.GanGraph(train_op, d_step, metrics, samples=grid, grid=(CLASSES, CLASSES), refresh=refresh)
+    metrics = gan.step_metrics(d_loss, g_loss, d_real, d_fake)
+    return gan.StepGraph(train_op, d_step, metrics, samples=grid, grid=(CLASSES, CLASSES), refresh=refresh)
+
+
+MODEL = gan.Model("gan_cdcgan", build_graph, sample, conditional=True)
 
 
 def main(argv=None):
-    args = flags.parse(__doc__, HPARAMS, argv, labels=True)
-    training.main(args, build_graph, sample, script="gan_cdcgan")
+    args = flags.parse(__doc__, HPARAMS, argv, conditional=MODEL.conditional)
+    loop.main(args, MODEL)
 
 
 if __name__ == "__main__":

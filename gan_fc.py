@@ -7,7 +7,7 @@
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
-from common import flags, ops, training
+from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -48,9 +48,10 @@ def noise(count, seed, hp):
     return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
 
 
-def sample(hp, count, seed, training=False):
+def sample(hp, count, seed, labels, training=False):
     """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE): grids,
-    evaluation and `--generate`. (No batch norm here, so `training` changes nothing.)"""
+    evaluation and `--generate`. (Not conditional: `labels` are ignored. No batch norm here, so
+    `training` changes nothing.)"""
     with ops.averaged(hp.g_average > 0):
         return generator(noise(count, seed, hp), hp)
 
@@ -60,28 +61,31 @@ def build_graph(hp, dataset):
     """One training step as one op: a D update on a real and a fake batch, then a G update in which
     the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
     step = tf.train.get_or_create_global_step()
-    real, _ = training.batch(dataset, step, hp.batch_size, hp.seed)
-    fake = generator(noise(hp.batch_size, training.stream_seed(hp.seed, training.NOISE, step), hp), hp)
+    real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
+    fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp)
 
     d_real, d_fake = discriminator(real, hp), discriminator(fake, hp)
-    d_loss = training.bce(d_real, 1.0 - hp.label_smoothing) + training.bce(d_fake, 0.0)
+    d_loss = gan.bce(d_real, 1.0 - hp.label_smoothing) + gan.bce(d_fake, 0.0)
     d_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="d_adam")
     d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
     with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
-        g_loss = training.bce(discriminator(fake, hp), 1.0)  # non-saturating: G maximises log D(G(z))
+        g_loss = gan.bce(discriminator(fake, hp), 1.0)  # non-saturating: G maximises log D(G(z))
         g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
         g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
-    train_op, refresh = training.average_generator(hp, g_step, step, sample)
+    train_op, refresh = gan.average_generator(hp, g_step, step, sample)
 
-    fixed = sample(hp, GRID[0] * GRID[1], training.stream_seed(hp.seed, training.FIXED, 0))
-    metrics = training.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return training.GanGraph(train_op, d_step, metrics, samples=fixed, grid=GRID, refresh=refresh)
+    fixed = sample(hp, GRID[0] * GRID[1], inputs.stream_seed(hp.seed, inputs.Stream.FIXED_NOISE, 0), labels=None)
+    metrics = gan.step_metrics(d_loss, g_loss, d_real, d_fake)
+    return gan.StepGraph(train_op, d_step, metrics, samples=fixed, grid=GRID, refresh=refresh)
+
+
+MODEL = gan.Model("gan_fc", build_graph, sample)
 
 
 def main(argv=None):
-    args = flags.parse(__doc__, HPARAMS, argv)
-    training.main(args, build_graph, sample, script="gan_fc")
+    args = flags.parse(__doc__, HPARAMS, argv, conditional=MODEL.conditional)
+    loop.main(args, MODEL)
 
 
 if __name__ == "__main__":

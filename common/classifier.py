@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import data, metrics, ops
+from common import data, files, ops
 from common.session import session_config
 from common.tfcompat import tf
 
@@ -31,7 +31,6 @@ LR_DECAY_PER_EPOCH = 0.75
 DROPOUT = 0.5
 SEED = 0
 PREDICT_BATCH = 1000
-REAL_SEED = 0  # which 10,000 training images stand for "real" in the floor F0
 
 
 def network(x, training, seed=None):
@@ -112,13 +111,13 @@ def train(dataset, root=None, epochs=EPOCHS, limit=None, log=print, data_dir=Non
         "tensorflow": tf.VERSION,
         "seconds": round(time.time() - started),
     }
-    (path.parent / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    files.write_json(path.parent / "info.json", info)
     return accuracy
 
 
 @dataclass
-class Judge:
-    """A loaded classifier: probabilities and features for any number of images."""
+class Classifier:
+    """A loaded evaluation classifier: probabilities and features for any number of images."""
 
     sess: tf.Session
     x: tf.Tensor
@@ -126,7 +125,7 @@ class Judge:
     features: tf.Tensor
     info: dict
 
-    def __call__(self, images):
+    def predict(self, images):
         """(p(y|x) [N, 10], features [N, 1024]) for images [N, 28, 28, 1] in [-1, 1], in float64."""
         probs, features = [], []
         for i in range(0, len(images), PREDICT_BATCH):
@@ -153,31 +152,7 @@ def load(dataset, root=None, log=print, data_dir=None):
     sess = tf.Session(graph=graph, config=session_config())
     saver.restore(sess, str(path))
     info = json.loads((path.parent / "info.json").read_text())
-    return Judge(sess, x, tf.nn.softmax(logits), features, info)
-
-
-class Reference:
-    """The test set as seen by the classifier of its data set: what generated images are compared with."""
-
-    def __init__(self, dataset, data_dir=None, log=print):
-        self.dataset, self.data_dir = dataset, data_dir
-        self.judge = load(dataset, log=log, data_dir=data_dir)
-        test_x, self.test_labels = data.load(dataset, "test", data_dir)
-        self.test_probs, features = self.judge(data.to_unit_range(test_x))
-        self.test_stats = metrics.gaussian(features)
-
-    def real_row(self, count):
-        train_x, _ = data.load(self.dataset, "train", self.data_dir)
-        subset = np.random.default_rng(REAL_SEED).choice(len(train_x), count, replace=False)
-        _, features = self.judge(data.to_unit_range(train_x[subset]))
-        score = metrics.classifier_score(self.test_probs)
-        return {
-            "run": f"real ({self.dataset} test set)",
-            "classifier_test_accuracy": float(np.mean(self.test_probs.argmax(1) == self.test_labels)),
-            "score": score,
-            "fd": metrics.frechet_distance(metrics.gaussian(features), self.test_stats),
-            "histogram": metrics.class_histogram(self.test_probs),
-        }
+    return Classifier(sess, x, tf.nn.softmax(logits), features, info)
 
 
 def main(argv=None):

@@ -25,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UsageError
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 KERAS_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 
 
-class DataError(Exception):
-    """A dataset file is missing or wrong; the message is one line with the fix."""
+class DataError(UsageError):
+    """A dataset file is missing or wrong; the message is one line with the fix (exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,9 @@ def load_folder(folder, split, sha256=None):
     return tuple(pair)
 
 
-def _idx_bytes(array):
+def idx_bytes(array):
+    """The IDX encoding of a uint8 array: magic 0x08 + ndim, big-endian dims, then the bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
     return struct.pack(f">I{array.ndim}I", 0x0800 + array.ndim, *array.shape) + array.tobytes()
 
 
@@ -208,7 +212,7 @@ def load_keras_npz(path, split, sha256=None):
         raise DataError(f"{path}: unreadable .npz ({e}); delete it or pass --data-dir") from None
     for array, file_name in zip(arrays, FILES[split], strict=True):
         if sha256 is not None:
-            decode_idx(_idx_bytes(array), file_name, path, sha256[file_name])
+            decode_idx(idx_bytes(array), file_name, path, sha256[file_name])
     _check_pair(*arrays, where=path)
     return tuple(arrays)
 

@@ -1,4 +1,4 @@
-"""Command-line flags shared by the three scripts, and the run folder named after the settings.
+"""Command-line flags shared by the three scripts.
 
 Each script's UPPERCASE constants are its hyperparameters; `parse` turns every one into a flag
 (`BATCH_SIZE` -> `--batch-size`) with the constant as default, so editing the file and passing a flag
@@ -6,8 +6,6 @@ are the same thing. Values out of range are argparse errors (one line, exit code
 """
 
 import argparse
-import hashlib
-import json
 from pathlib import Path
 
 from common.data import DATASETS
@@ -48,13 +46,6 @@ RANGES = {
     "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
 }
 
-# Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose
-# config.json predates them: such a run still loads, and resuming it with other settings is refused.
-ADDED_LATER = {"g_average": 0.0}
-
-# Flags that do not change what is learned, so they are left out of the run name.
-NOT_IN_RUN_NAME = {"epochs"}
-
 
 def hyperparameters(namespace):
     """The UPPERCASE int/float/str/bool constants of a script's globals, in the order written.
@@ -88,7 +79,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser(description, hparams, labels=False):
+def build_parser(description, hparams, conditional=False):
     # No abbreviations: `--label` must never quietly mean `--label-smoothing`.
     parser = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     group = parser.add_argument_group("hyperparameters (defaults: the constants at the top of the script)")
@@ -118,23 +109,21 @@ def build_parser(description, hparams, labels=False):
     gen.add_argument("--generate", type=positive_int, metavar="N", help="write N images from the latest checkpoint")
     gen.add_argument("--to", type=Path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
     gen.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by Fréchet distance")
-    if labels:
+    if conditional:
         gen.add_argument("--label", type=_number(int, 0, 9, what="a digit 0–9"), help="draw only this digit")
     else:  # accepted only to say where it belongs
         gen.add_argument("--label", help=argparse.SUPPRESS)
     return parser
 
 
-def parse(description, hparams, argv=None, labels=False):
+def parse(description, hparams, argv=None, conditional=False):
     """Parse flags into one namespace: every hyperparameter (lowercase) plus the run flags, and
     `hparams`, the dict of hyperparameter values as they are for this run."""
-    parser = build_parser(description, hparams, labels)
+    parser = build_parser(description, hparams, conditional)
     args = parser.parse_args(argv)
-    if not labels:
-        if args.label is not None:
-            parser.error("--label: this model is not conditional; gan_cdcgan.py draws a chosen digit")
-        del args.label
-    if getattr(args, "label", None) is not None and args.generate is None:
+    if not conditional and args.label is not None:
+        parser.error("--label: this model is not conditional; gan_cdcgan.py draws a chosen digit")
+    if args.label is not None and args.generate is None:
         parser.error("--label goes with --generate N")
     if args.to is not None:
         if args.generate is None:
@@ -143,27 +132,3 @@ def parse(description, hparams, argv=None, labels=False):
             parser.error(f"--to {args.to}: unknown extension {args.to.suffix or '(none)'}; use .npz or .png")
     args.hparams = {name.lower(): getattr(args, name.lower()) for name in hparams}
     return args
-
-
-def _short_number(x):
-    mantissa, exponent = f"{x:.2e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-
-
-def result_shaping(hparams, dataset, steps_per_epoch):
-    """Everything that changes what a run learns: it names the run folder, and a resume must match it."""
-    shaping = {k: v for k, v in hparams.items() if k not in NOT_IN_RUN_NAME}
-    shaping.update(dataset=dataset, steps_per_epoch=steps_per_epoch)
-    return shaping
-
-
-def run_name(args):
-    """`lr3e-4_b128_3f9a1c`: a few readable values, then a hash of everything that shapes the result.
-
-    The epoch count is left out, so raising `--epochs` continues the same run instead of starting a
-    new one; any other edited constant or flag of the model gives a new folder beside the old one.
-    """
-    shaping = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
-    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:6]
-    prefix = "" if args.dataset == "mnist" else f"{args.dataset}_"
-    return f"{prefix}lr{_short_number(args.lr)}_b{args.batch_size}_{digest}"

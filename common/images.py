@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from common import files  # noqa: E402
+
 PAD = 2  # pixels of background between and around the cells of a grid
 CAPTION = 14  # pixels above each progress-GIF frame for its epoch
 
@@ -38,8 +40,10 @@ def grid(images, rows=None, cols=None):
 
 
 def save_png(path, image):
-    """A uint8 grey image written pixel for pixel (no figure, no resampling, no colormap rounding)."""
-    plt.imsave(path, np.repeat(image[..., None], 3, axis=-1))
+    """A uint8 grey image written pixel for pixel (no figure, no resampling, no colormap rounding),
+    atomically: a crash or a full disk mid-write leaves the previous file, never a truncated one."""
+    with files.replacing(path) as tmp:
+        plt.imsave(tmp, np.repeat(image[..., None], 3, axis=-1))
 
 
 def read_png(path):
@@ -66,7 +70,8 @@ def plot_losses(path, steps, columns):
         ax.legend(loc="upper right")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with files.replacing(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -86,4 +91,5 @@ def save_gif(path, frame_paths, seconds_per_frame=0.5):
         frames.append(frame)
     if frames:
         duration = int(seconds_per_frame * 1000)
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration, loop=0)
+        with files.replacing(path) as tmp:
+            frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=duration, loop=0)

@@ -7,7 +7,7 @@ from common.tfcompat import tf
 def session_config(gpu_memory_fraction=0.8, allow_growth=False, intra_op_threads=0, inter_op_threads=0):
     """A `ConfigProto` for a training or sampling session.
 
-    `gpu_memory_fraction` caps what TensorFlow reserves on each GPU (0.8, as in the seed scripts, leaves
+    `gpu_memory_fraction` caps what TensorFlow reserves on each GPU (0.8, as in the classic scripts, leaves
     room for a second process or the desktop); `allow_growth` instead starts small and grows, which suits
     a shared GPU. Thread counts of 0 let TensorFlow use every core. Soft placement lets CPU-only ops
     (e.g. summaries) sit beside GPU ones without an error.

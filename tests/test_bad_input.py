@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import TINY_FC, idx_bytes, run_main, write_idx
+from helpers import TINY_FC, run_main, write_idx
 
 import gan_fc
 from common import data
@@ -58,7 +58,7 @@ def wrong_idx_magic(folder, mp):
 
 
 def wrong_image_size(folder, mp):
-    _replace(folder, f"{IMAGES}.gz", gzip.compress(idx_bytes(np.zeros((10, 32, 32), np.uint8))))
+    _replace(folder, f"{IMAGES}.gz", gzip.compress(data.idx_bytes(np.zeros((10, 32, 32), np.uint8))))
     return "32x32, expected 28x28"
 
 

@@ -79,3 +79,32 @@ def test_a_run_without_grids_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         compare.main([str(run), "--out", str(tmp_path / "x.png")])
     assert e.value.code == 2 and "has no sample grids yet" in capsys.readouterr().err
+
+
+def test_epochs_lays_out_one_row_per_epoch_with_that_epochs_numbers(tmp_path, capsys):
+    a = make_run(tmp_path, "run_a", [50.0, 30.0, 40.0])
+    b = make_run(tmp_path, "run_b", [80.0, 60.0])
+    out = tmp_path / "epochs.png"
+    rows = compare.main([str(a), str(b), "--epochs", "1,3,last", "--out", str(out)])
+    cells = [(r["name"].split("/")[1], r["epoch"], r["fd"], r["grid"].name if r["grid"] else None) for r in rows]
+    assert cells[:4] == [
+        ("run_a", 1, 50.0, "epoch_0001.png"),
+        ("run_b", 1, 80.0, "epoch_0001.png"),
+        ("run_a", 3, 40.0, "epoch_0003.png"),
+        ("run_b", 3, cells[3][2], None),  # run_b stopped at epoch 2: an empty cell, not another epoch's grid
+    ]
+    assert np.isnan(cells[3][2])
+    assert cells[4:] == [("run_a", 3, 40.0, "epoch_0003.png"), ("run_b", 2, 60.0, "epoch_0002.png")]  # last
+    single = tmp_path / "single.png"
+    compare.main([str(a), str(b), "--out", str(single)])
+    with Image.open(out) as three_rows, Image.open(single) as one_row:
+        assert three_rows.size[0] == one_row.size[0] and three_rows.size[1] > 2.5 * one_row.size[1]
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--epochs", "1,x"], ["--epochs", "2", "--checkpoint", "best"]])
+def test_epochs_that_cannot_be_shown_are_refused(tmp_path, capsys, argv):
+    a = make_run(tmp_path, "run_a", [50.0, 30.0])
+    with pytest.raises(SystemExit) as e:
+        compare.main([str(a), *argv, "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--epochs" in err

@@ -3,11 +3,12 @@
 import dataclasses
 import gzip
 import hashlib
+import shutil
 import urllib.request
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, write_idx
+from helpers import write_idx
 
 from common import data
 
@@ -43,7 +44,7 @@ def _images(n=4, size=28):
 
 def _bad_image_files(tmp_path):
     """(name, path, expected sha or None, words the message must contain) for each kind of bad file."""
-    good = idx_bytes(_images())
+    good = data.idx_bytes(_images())
     cases = []
 
     def add(name, content, words, sha=None):
@@ -55,7 +56,7 @@ def _bad_image_files(tmp_path):
     add("trunc-images-idx3-ubyte.gz", gzip.compress(good)[:200], "broken gzip")
     add("short-images-idx3-ubyte", good[:-100], "truncated")
     add("magic-images-idx3-ubyte", b"\x00\x00\x08\x01" + good[4:], "wrong IDX magic")
-    add("size-images-idx3-ubyte", idx_bytes(_images(size=32)), "32x32")
+    add("size-images-idx3-ubyte", data.idx_bytes(_images(size=32)), "32x32")
     add("empty-images-idx3-ubyte.gz", b"", "empty")
     add("sum-images-idx3-ubyte.gz", gzip.compress(good), "checksum mismatch", sha="0" * 64)
     add("float-images-idx3-ubyte", b"\x00\x00\x0d\x03" + good[4:], "wrong IDX magic")
@@ -124,8 +125,8 @@ def test_keras_cache_is_used_and_verified(nowhere, tmp_path, monkeypatch):
     x, y = _images(6), np.arange(6, dtype=np.uint8)
     np.savez(tmp_path / "keras" / "mnist.npz", x_train=x, y_train=y, x_test=x[:2], y_test=y[:2])
     sums = {
-        "train-images-idx3-ubyte": hashlib.sha256(idx_bytes(x)).hexdigest(),
-        "train-labels-idx1-ubyte": hashlib.sha256(idx_bytes(y)).hexdigest(),
+        "train-images-idx3-ubyte": hashlib.sha256(data.idx_bytes(x)).hexdigest(),
+        "train-labels-idx1-ubyte": hashlib.sha256(data.idx_bytes(y)).hexdigest(),
     }
     monkeypatch.setitem(data.DATASETS, "mnist", dataclasses.replace(data.DATASETS["mnist"], sha256=sums))
     got_x, got_y = data.load("mnist", "train")
@@ -178,18 +179,27 @@ def test_download_keeps_only_verified_files(nowhere, tmp_path, monkeypatch):
 
 
 def test_system_folder_is_searched_after_the_project_folder(nowhere, tmp_path, monkeypatch):
-    """Debian's dataset-fashion-mnist puts the files in /usr/share/datasets; a stand-in folder here."""
-    system = tmp_path / "usr-share"
-    system.mkdir()
-    x, y = _images(5), np.arange(5, dtype=np.uint8)
-    sums = {
-        "train-images-idx3-ubyte": write_idx(system / "train-images-idx3-ubyte.gz", x),
-        "train-labels-idx1-ubyte": write_idx(system / "train-labels-idx1-ubyte.gz", y),
-    }
-    spec = dataclasses.replace(data.DATASETS["fashion_mnist"], system_dirs=(str(system),), sha256=sums)
-    monkeypatch.setitem(data.DATASETS, "fashion_mnist", spec)
-    got_x, _ = data.load("fashion_mnist", "train")
-    np.testing.assert_array_equal(got_x, x)
+    """Debian's dataset-fashion-mnist puts the files in /usr/share/datasets; a stand-in folder here.
+    Both folders hold a data set, each with its own checksums: the project's must win while it is
+    there (reading the system's first would fail its checksum), the system's serves once it is gone."""
+    project, system = tmp_path / "repo" / "data" / "fashion_mnist", tmp_path / "usr-share"
+    y = np.arange(5, dtype=np.uint8)
+    sums = {}
+    for folder, x in ((project, _images(5)), (system, 255 - _images(5))):
+        folder.mkdir(parents=True)
+        sums[folder] = {
+            "train-images-idx3-ubyte": write_idx(folder / "train-images-idx3-ubyte.gz", x),
+            "train-labels-idx1-ubyte": write_idx(folder / "train-labels-idx1-ubyte.gz", y),
+        }
+
+    def load_checked_against(folder):
+        spec = dataclasses.replace(data.DATASETS["fashion_mnist"], system_dirs=(str(system),), sha256=sums[folder])
+        monkeypatch.setitem(data.DATASETS, "fashion_mnist", spec)
+        return data.load("fashion_mnist", "train")[0]
+
+    np.testing.assert_array_equal(load_checked_against(project), _images(5))
+    shutil.rmtree(project)
+    np.testing.assert_array_equal(load_checked_against(system), 255 - _images(5))
     assert nowhere == []
 
 

@@ -4,16 +4,17 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY, run_main
+from helpers import TINY, max_abs_diff, read_history, run_main, weights
 
 import evaluate
 import gan_cdcgan
+import gan_dcgan
 import gan_fc
-from common import classifier, data, metrics
+from common import classifier, data, guards, metrics
 
 
 @pytest.fixture(scope="module")
-def tiny_judge_dir(tmp_path_factory):
+def tiny_classifier_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("classifiers")
     accuracy = classifier.train("mnist", root=root, epochs=1, limit=2000, log=lambda line: None)
     assert 0.5 < accuracy < 1.0
@@ -21,26 +22,26 @@ def tiny_judge_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def tiny_judge(tiny_judge_dir, monkeypatch):
-    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
-    judge = classifier.load("mnist")
-    yield judge
-    judge.close()
+def tiny_classifier(tiny_classifier_dir, monkeypatch):
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
+    loaded = classifier.load("mnist")
+    yield loaded
+    loaded.close()
 
 
-def test_classifier_records_how_it_was_made(tiny_judge):
-    info = tiny_judge.info
+def test_classifier_records_how_it_was_made(tiny_classifier):
+    info = tiny_classifier.info
     assert info["made_by"] == "python -m common.classifier --dataset mnist"
     assert info["train_images"] == 2000 and info["epochs"] == 1 and info["seed"] == classifier.SEED
 
 
-def test_conditional_accuracy_of_real_labelled_images_is_the_classifier_accuracy(tiny_judge):
+def test_conditional_accuracy_of_real_labelled_images_is_the_classifier_accuracy(tiny_classifier):
     test_x, test_y = data.load("mnist", "test")
-    probs, features = tiny_judge(data.to_unit_range(test_x))
+    probs, features = tiny_classifier.predict(data.to_unit_range(test_x))
     assert probs.shape == (10000, 10) and features.shape == (10000, 1024)
     np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
     overall, per_class, _ = metrics.conditional_accuracy(probs, test_y)
-    assert overall == pytest.approx(tiny_judge.info["test_accuracy"], abs=1e-12)
+    assert overall == pytest.approx(tiny_classifier.info["test_accuracy"], abs=1e-12)
     assert len(per_class) == 10
 
 
@@ -50,30 +51,38 @@ def tiny_runs(tmp_path_factory, tiny_mnist_files):
     root = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(data.DATASETS, "mnist", spec)
-        for module, name in ((gan_fc, "gan_fc"), (gan_cdcgan, "gan_cdcgan")):
+        for module, name in ((gan_fc, "gan_fc"), (gan_dcgan, "gan_dcgan"), (gan_cdcgan, "gan_cdcgan")):
             argv = [*TINY[name], "--data-dir", folder, "--out-dir", root / name, "--epochs", "1", "--steps-per-epoch", "3"]
             assert run_main(module, argv) == 0
     return root
 
 
-def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_judge_dir, monkeypatch, capsys):
+def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys):
     """The runs were trained with --data-dir: their reference is that folder's test split too."""
-    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
-    rows = evaluate.main([str(tiny_runs / "gan_fc"), str(tiny_runs / "gan_cdcgan"), "--samples", "500", "--real"])
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
+    folders = [str(tiny_runs / name) for name in ("gan_fc", "gan_dcgan", "gan_cdcgan")]
+    rows = evaluate.main([*folders, "--samples", "500", "--real"])
     table = capsys.readouterr().out
-    assert "real (mnist test set)" in table and "gan_fc/" in table and "gan_cdcgan/" in table
-    real, fc, cdc = rows
+    assert "real (mnist test set)" in table and "gan_fc/" in table and "gan_dcgan/" in table and "gan_cdcgan/" in table
+    real, fc, dc, cdc = rows
     test_x, test_y = data.load("mnist", "test", tiny_mnist)
-    probs, _ = classifier.load("mnist")(data.to_unit_range(test_x))
+    judge = classifier.load("mnist")
+    probs, _ = judge.predict(data.to_unit_range(test_x))
     assert real["classifier_test_accuracy"] == pytest.approx(np.mean(probs.argmax(1) == test_y))
-    assert real["fd"] > 0 and 1 <= real["score"][0] <= 10
-    for row, run in ((fc, "gan_fc"), (cdc, "gan_cdcgan")):
+    assert real["score"] == pytest.approx(metrics.classifier_score(probs)) and real["fd"] > 0
+    for row, run, module in ((fc, "gan_fc", gan_fc), (dc, "gan_dcgan", gan_dcgan), (cdc, "gan_cdcgan", gan_cdcgan)):
         saved = json.loads((tiny_runs / run / "metrics.json").read_text())
         assert saved["samples"] == 500 and saved["checkpoint"] == "ckpt-3"
-        assert 1 <= saved["score"][0] <= 10 and saved["fd"] > real["fd"]  # 3 steps of training: far from real
+        assert saved["fd"] > real["fd"]  # 3 steps of training: far from real
+        # the same 500 images, drawn by --generate (same stream, same chunks) and judged here
+        npz = tiny_runs / f"{run}.npz"
+        assert run_main(module, ["--out-dir", tiny_runs / run, "--generate", "500", "--to", npz]) == 0
+        generated_probs, _ = judge.predict(np.load(npz)["images"])
+        assert saved["score"] == pytest.approx(metrics.classifier_score(generated_probs))
+        assert saved["histogram"] == pytest.approx(metrics.class_histogram(generated_probs))
         assert sum(saved["histogram"]) == pytest.approx(1.0)
         assert saved == json.loads(json.dumps(row))
-    assert "conditional" not in fc
+    assert "conditional" not in fc and "conditional" not in dc
     assert len(cdc["conditional"]["per_class"]) == 10 and 0 <= cdc["conditional"]["accuracy"] <= 1
 
 
@@ -100,18 +109,18 @@ def _train_with_eval(out, data_dir, *extra):
     return run_main(gan_fc, [*argv, *extra])
 
 
-def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(tmp_path, tiny_mnist, tiny_judge_dir, monkeypatch, capsys):
-    from test_train_fc import history
-
+def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(
+    tmp_path, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
+):
     from common.tfcompat import tf
 
-    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
     out = tmp_path / "run"
     assert _train_with_eval(out, tiny_mnist) == 0
     printed = capsys.readouterr().out
     assert printed.count("  score ") == 3 and printed.count("  FD ") == 3
 
-    rows = history(out)
+    rows = read_history(out)
     assert rows[0][-2:] == ["score", "fd"]
     evaluated = [r for r in rows[1:] if r[-1]]
     assert [int(r[0]) for r in evaluated] == [10, 20, 30]
@@ -137,19 +146,15 @@ def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(tmp_path, t
     assert json.loads((out / "metrics-best.json").read_text())["checkpoint"] == f"ckpt-{best['step']}"
 
 
-def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_judge_dir, monkeypatch):
-    from test_train_fc import history, max_abs_diff, weights
-
-    from common import training
-
-    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_judge_dir)
+def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_classifier_dir, monkeypatch):
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     assert _train_with_eval(straight, tiny_mnist) == 0
     with monkeypatch.context() as mp:
-        mp.setenv(training.FAULT_ENV, "sigint@15")
+        mp.setenv(guards.FAULT_ENV, "sigint@15")
         assert _train_with_eval(interrupted, tiny_mnist) == 130
     assert _train_with_eval(interrupted, tiny_mnist) == 0
-    assert history(interrupted) == history(straight)  # the evaluations too
+    assert read_history(interrupted) == read_history(straight)  # the evaluations too
     assert max_abs_diff(weights(straight), weights(interrupted)) == 0
     assert (straight / "checkpoints/best/best.json").read_text() == (interrupted / "checkpoints/best/best.json").read_text()
 

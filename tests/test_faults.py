@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY, TINY_FC, run_main
-from test_train_fc import history, max_abs_diff, weights
+from helpers import REPO, TINY, TINY_FC, max_abs_diff, read_history, run_main, weights
 
 import gan_fc
-from common import images, training
+from common import checkpoints, guards, history, images, runs
+from common.errors import TrainingFailed
 from common.tfcompat import tf
 
 STEPS = ["--epochs", "4", "--steps-per-epoch", "10"]  # 40 steps, a checkpoint every 10
@@ -38,17 +38,18 @@ def test_sigkill_anywhere_then_rerun_matches_an_uninterrupted_run(tmp_path, scri
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert run_main(importlib.import_module(script), [*TINY[script], *STEPS, "--out-dir", straight]) == 0
     for point, step in KILLS[script]:
-        env = {**os.environ, training.FAULT_ENV: f"{point}@{step}"}
+        env = {**os.environ, guards.FAULT_ENV: f"{point}@{step}"}
         result = subprocess.run(command(script, killed), env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == -9, result.stderr  # killed, no handler ran
+    with runs.Lock(runs.RunFolder(killed)):  # the killed runs' lock died with them: free at once
+        pass
     result = subprocess.run(command(script, killed), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert (killed / ".lock").exists()  # left behind by the kills, and no obstacle to the rerun
 
     assert max_abs_diff(weights(straight), weights(killed)) <= 1e-5
-    rows = history(killed)
+    rows = read_history(killed)
     assert [int(r[0]) for r in rows[1:]] == list(range(1, 41))  # no gap, no duplicate
-    assert rows == history(straight)
+    assert rows == read_history(straight)
     for epoch in range(1, 5):
         name = f"samples/epoch_{epoch:04d}.png"
         np.testing.assert_array_equal(images.read_png(straight / name), images.read_png(killed / name))
@@ -65,7 +66,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, tiny_m
     captured = capsys.readouterr()
     assert "checkpoint ckpt-15 is unreadable" in captured.err and "falling back" in captured.err
     assert "resuming" in captured.out and "step 10" in captured.out
-    assert [int(r[0]) for r in history(out)[1:]] == list(range(1, 21))
+    assert [int(r[0]) for r in read_history(out)[1:]] == list(range(1, 21))
 
 
 def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
@@ -92,10 +93,10 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnis
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0, err
     assert words in err and "ckpt-2, is intact" in err
-    assert training._checkpoint_steps(out / "checkpoints") == [2]
+    assert checkpoints.steps(out / "checkpoints") == [2]
     saved = weights(out)
     assert all(np.all(np.isfinite(v)) for v in saved.values() if v.dtype.kind == "f")
-    assert [int(r[0]) for r in history(out)[1:]] == [1, 2]
+    assert [int(r[0]) for r in read_history(out)[1:]] == [1, 2]
 
 
 def test_weights_that_are_not_finite_are_never_saved(tmp_path):
@@ -103,32 +104,52 @@ def test_weights_that_are_not_finite_are_never_saved(tmp_path):
         w = tf.Variable([1.0, np.nan])
         finite = tf.reduce_all(tf.is_finite(w))
         saver = tf.train.Saver()
-        run = training.Run(tmp_path, spe=5, epochs=1)
+        run = runs.RunFolder(tmp_path)
         run.checkpoints.mkdir()
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            with pytest.raises(training.TrainingFailed, match="NaN or Inf by step 5"):
-                run.save(sess, saver, finite, 5)
+            with pytest.raises(TrainingFailed, match="NaN or Inf by step 5"):
+                checkpoints.Checkpoints(run, saver, finite).save(sess, 5, [])
     assert not list(run.checkpoints.iterdir())
 
 
-def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, tiny_mnist, monkeypatch, capsys):
+# A full disk as each writer reports it: TensorFlow's saver as a ResourceExhaustedError whose message
+# carries the node and a hint about GPU memory (what TF 2.21 prints), Python's file writes as OSError.
+TF_FULL_DISK = (
+    "{out}/checkpoints/ckpt-6_temp/part-00000-of-00001.data-00000-of-00001.tempstate86; No space left on device\n"
+    "\t [[{{{{node save/SaveV2}}}}]]\nHint: If you want to see a list of allocated tensors when OOM happens, add "
+    "report_tensor_allocations_upon_oom to RunOptions for current allocation info.\n"
+)
+FULL_DISK = {
+    "checkpoint": (
+        tf.train.Saver,
+        "save",
+        lambda out: tf.errors.ResourceExhaustedError(None, None, TF_FULL_DISK.format(out=out)),
+    ),
+    "history.csv": (history, "write", lambda out: OSError(errno.ENOSPC, "No space left on device")),
+}
+
+
+@pytest.mark.parametrize("writer", list(FULL_DISK))
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, tiny_mnist, monkeypatch, capsys, writer):
     out = tmp_path / "run"
     argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "3", "--epochs", "3"]
-    real_save, calls = tf.train.Saver.save, []
+    owner, name, error = FULL_DISK[writer]
+    real, calls = getattr(owner, name), []
 
-    def save_until_the_disk_fills(self, *args, **kwargs):
+    def write_until_the_disk_fills(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_save(self, *args, **kwargs)
+        if len(calls) == 2:  # the second epoch's save
+            raise error(out)
+        return real(*args, **kwargs)
 
     with monkeypatch.context() as mp:
-        mp.setattr(tf.train.Saver, "save", save_until_the_disk_fills)
+        mp.setattr(owner, name, write_until_the_disk_fills)
         assert run_main(gan_fc, argv) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "saving step 6" in err and "No space left on device" in err and "ckpt-3, is intact" in err
-    assert training._checkpoint_steps(out / "checkpoints") == [3]
+    assert "node" not in err and "OOM" not in err
+    assert checkpoints.steps(out / "checkpoints") == [3]
     assert run_main(gan_fc, argv) == 0  # space freed: the same command resumes from step 3
     assert "resuming" in capsys.readouterr().out
 
@@ -153,7 +174,7 @@ def test_unwritable_out_dir_is_refused_before_training(tmp_path, tiny_mnist, cap
 def test_a_second_run_on_the_same_folder_is_refused(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    with training.RunLock(out):  # as if another process were training there
+    with runs.Lock(runs.RunFolder(out)):  # as if another process were training there
         code = run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--fresh"])
     assert code == 2
     err = capsys.readouterr().err

@@ -3,7 +3,7 @@
 import pytest
 
 import gan_fc
-from common import flags
+from common import flags, runs
 
 HPARAMS = gan_fc.HPARAMS
 
@@ -24,13 +24,13 @@ def test_fraction_one_is_allowed():
 
 
 def test_run_name_follows_settings_but_not_epochs():
-    base = flags.run_name(parse())
+    base = runs.run_name(parse())
     assert base.startswith("lr3e-4_b128_")
-    assert flags.run_name(parse("--epochs", "99")) == base
-    assert flags.run_name(parse("--lr", "2e-4")).startswith("lr2e-4_b128_")
-    assert flags.run_name(parse("--d-hidden", "128")) != base  # a change not in the readable part still counts
-    assert flags.run_name(parse("--steps-per-epoch", "10")) != base
-    assert flags.run_name(parse("--dataset", "fashion_mnist")).startswith("fashion_mnist_lr3e-4")
+    assert runs.run_name(parse("--epochs", "99")) == base
+    assert runs.run_name(parse("--lr", "2e-4")).startswith("lr2e-4_b128_")
+    assert runs.run_name(parse("--d-hidden", "128")) != base  # a change not in the readable part still counts
+    assert runs.run_name(parse("--steps-per-epoch", "10")) != base
+    assert runs.run_name(parse("--dataset", "fashion_mnist")).startswith("fashion_mnist_lr3e-4")
 
 
 @pytest.mark.parametrize(
@@ -39,14 +39,14 @@ def test_run_name_follows_settings_but_not_epochs():
         ("gan_dcgan", ["--bn-momentum", "1"]),
         ("gan_dcgan", ["--dropout", "-0.1"]),
         ("gan_cdcgan", ["--lr-decay", "0"]),
-        ("gan_cdcgan", ["--init-stddev", "0"]),
+        ("gan_cdcgan", ["--init-stddev", "-0.02"]),
         ("gan_cdcgan", ["--label", "-1", "--generate", "2"]),
     ],
 )
 def test_conv_script_ranges(capsys, script, argv):
     module = __import__(script)
     with pytest.raises(SystemExit) as e:
-        flags.parse("test", module.HPARAMS, argv, labels=script == "gan_cdcgan")
+        flags.parse("test", module.HPARAMS, argv, conditional=module.MODEL.conditional)
     assert e.value.code == 2 and argv[0] in capsys.readouterr().err
 
 

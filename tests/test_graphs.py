@@ -5,9 +5,9 @@ import importlib
 
 import numpy as np
 import pytest
-from conftest import TINY
+from helpers import TINY
 
-from common import flags, ops, training
+from common import flags, gan, history, inputs, ops
 from common.tfcompat import tf
 
 SCRIPTS = list(TINY)
@@ -15,12 +15,12 @@ SCRIPTS = list(TINY)
 
 def build(script, argv=None, n=64):
     module = importlib.import_module(script)
-    args = flags.parse("t", module.HPARAMS, TINY[script] if argv is None else argv, labels=script == "gan_cdcgan")
+    args = flags.parse("t", module.HPARAMS, TINY[script] if argv is None else argv, conditional=module.MODEL.conditional)
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(0)
         rng = np.random.default_rng(0)
-        dataset = training.Dataset(
+        dataset = inputs.Dataset(
             images=tf.Variable(rng.uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32), trainable=False),
             labels=tf.Variable(rng.integers(0, 10, n).astype(np.int32), trainable=False),
             size=n,
@@ -74,6 +74,59 @@ def test_dcgan_architecture_matches_the_comment():
     }
 
 
+TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0"]  # the README's flags
+
+
+def _discriminator_ops(graph, kind):
+    return [op for op in graph.get_operations() if op.type == kind and op.name.startswith("discriminator")]
+
+
+def test_dcgan_d_has_batch_norm_in_training_mode_on_each_of_its_three_calls():
+    graph, *_ = build("gan_dcgan")
+    norms = _discriminator_ops(graph, "FusedBatchNormV3")
+    assert len(norms) == 3  # real, fake, and the fake again after D's update
+    assert all(op.get_attr("is_training") for op in norms)
+    with graph.as_default():
+        assert "discriminator/bn2/gamma:0" in {v.name for v in ops.trainable_variables("discriminator")}
+        assert not [v for v in tf.global_variables() if v.name.startswith("discriminator/conv2/biases")]  # BN's beta serves
+    assert not _discriminator_ops(graph, "StatelessRandomUniformV2")  # DROPOUT = 0: no masks drawn
+
+
+def test_dcgan_d_judges_each_image_with_its_batch():
+    """Training-mode batch norm: what D says of an image depends on the batch it came in (the real and
+    the fake batch are normalised apart), which is why D sees them in separate calls."""
+    import gan_dcgan
+
+    graph, _, init, args = build("gan_dcgan")
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [4, 28, 28, 1])
+        logits = gan_dcgan.discriminator(x, args, tf.constant([0, 0], tf.int64))
+    rng = np.random.default_rng(2)
+    batch = rng.uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    other = batch.copy()
+    other[1:] = rng.uniform(-1, 1, (3, 28, 28, 1))
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        first, again = sess.run(logits, {x: batch})[0], sess.run(logits, {x: other})[0]
+    assert abs(first - again) > 1e-4
+
+
+def test_dcgan_tutorial_architecture_is_one_set_of_flags_away():
+    graph, model, init, args = build("gan_dcgan", [*TINY["gan_dcgan"], *TUTORIAL_D])
+    assert not _discriminator_ops(graph, "FusedBatchNormV3")
+    masks = _discriminator_ops(graph, "StatelessRandomUniformV2")
+    assert len(masks) == 6  # dropout after each of the two convolutions, in each of the three calls
+    slopes = {round(op.get_attr("alpha"), 6) for op in graph.get_operations() if op.type == "LeakyRelu"}
+    assert slopes == {0.3}
+    with graph.as_default():
+        conv1 = next(v for v in tf.global_variables() if v.name == "discriminator/conv1/weights:0")
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        w = sess.run(conv1)
+    limit = np.sqrt(6 / (5 * 5 * 1 + 5 * 5 * args.d_filters))  # Glorot uniform, the Keras default
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.9 * limit
+
+
 def test_cdcgan_architecture_matches_the_comment():
     assert weight_shapes("gan_cdcgan") == {
         "generator/deconv1/weights": [7, 7, 256, 110],
@@ -117,14 +170,24 @@ def test_d_step_changes_only_d_and_the_full_step_adds_only_a_g_update(built, tmp
         assert sess.run(step) == 1
 
 
-def test_step_metrics_are_finite_probabilities(built):
+def test_step_metrics_are_finite_and_follow_what_d_learns(built):
+    """D updated again and again on one batch (the global step, and so the batch and the noise, stay
+    put) must come to tell the reals from the fakes better: D(x) − D(G(z)) grows (with batch norm in
+    D, which normalises each batch on its own, D(G(z)) alone need not fall) and its loss falls. Swapped
+    or misassigned metrics would not."""
     _, graph, model, init, _ = built
     with tf.Session(graph=graph) as sess:
         sess.run(init)
         _, m = sess.run([model.train_op, model.metrics])
-    assert set(m) == set(training.HISTORY_COLUMNS[2:])
-    assert all(np.isfinite(v) for v in m.values())
-    assert 0 < m["d_real"] < 1 and 0 < m["d_fake"] < 1
+        assert set(m) == set(history.STEP_METRICS)
+        assert all(np.isfinite(v) for v in m.values())
+        beliefs = [k for k in history.STEP_METRICS if k != "g_loss"]  # g_loss would run the whole step
+        first = sess.run({k: model.metrics[k] for k in beliefs})
+        for _ in range(30):
+            sess.run(model.d_step)
+        last = sess.run({k: model.metrics[k] for k in beliefs})
+    assert last["d_real"] - last["d_fake"] > first["d_real"] - first["d_fake"] + 0.01
+    assert last["d_loss"] < first["d_loss"]
 
 
 @pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
@@ -167,7 +230,7 @@ def test_conditional_grid_rows_are_digits_and_columns_share_noise():
     with graph.as_default():
         images, labels = gan_cdcgan.fixed_grid(args)
         # Redraw the grid from explicit noise: row k, column j = G(noise j, digit k).
-        z = gan_cdcgan.noise(10, training.stream_seed(args.seed, training.FIXED, 0), args)
+        z = gan_cdcgan.noise(10, inputs.stream_seed(args.seed, inputs.Stream.FIXED_NOISE, 0), args)
         with ops.averaged():  # the grid is drawn by G's weight average
             by_column = [gan_cdcgan.generator(z, tf.fill([10], k), args, training=False) for k in range(10)]
     with tf.Session(graph=graph) as sess:
@@ -181,9 +244,9 @@ def test_batches_cover_each_epoch_once_in_a_new_order():
     """Within an epoch every example is drawn once; the next epoch uses another permutation."""
     with tf.Graph().as_default():
         n, b = 40, 8
-        ds = training.Dataset(images=tf.range(n), labels=tf.range(n), size=n, steps_per_epoch=n // b)
+        ds = inputs.Dataset(images=tf.range(n), labels=tf.range(n), size=n, steps_per_epoch=n // b)
         step = tf.placeholder(tf.int64, [])
-        idx, _ = training.batch(ds, step, b, seed=3)
+        idx, _ = inputs.batch(ds, step, b, seed=3)
         with tf.Session() as sess:
             epochs = [np.concatenate([sess.run(idx, {step: e * 5 + s}) for s in range(5)]) for e in range(2)]
             again = sess.run(idx, {step: 7})
@@ -211,6 +274,33 @@ def test_conditional_fake_labels_cover_all_ten_digits():
     assert counts.min() > 0.5 * len(drawn) / 10  # roughly uniform over the ten digits
 
 
+def _ancestors(op):
+    """Every op `op` waits for: data inputs and control dependencies, transitively."""
+    seen, pending = set(), [op]
+    while pending:
+        current = pending.pop()
+        for parent in [t.op for t in current.inputs] + list(current.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                pending.append(parent)
+    return seen
+
+
+def test_g_is_judged_by_the_d_its_step_has_just_updated(built):
+    """Every read of D's weights on the way to G's loss waits for the D update: the alternating
+    D-then-G step. (Without the control dependency they could read the old D, and nothing else would
+    notice: both orders train.)"""
+    _, graph, model, *_ = built
+    with graph.as_default():
+        d_names = {v.op.name for v in ops.trainable_variables("discriminator")}
+    assert d_names
+    upstream_of_g_loss = _ancestors(model.metrics["g_loss"].op)
+    d_reads = [op for op in upstream_of_g_loss if op.type == "ReadVariableOp" and op.inputs[0].op.name in d_names]
+    d_reads_of_the_second_call = [op for op in d_reads if model.d_step in _ancestors(op)]
+    assert d_reads_of_the_second_call, "G's loss reads D's weights before D's update"
+    assert model.d_step in upstream_of_g_loss
+
+
 def test_samples_come_from_the_weight_average_not_from_g(built):
     script, graph, model, init, _ = built
     with graph.as_default():
@@ -230,8 +320,10 @@ def test_samples_come_from_the_weight_average_not_from_g(built):
         assert not np.allclose(before, sess.run(model.samples))
 
 
-def test_weight_average_follows_g_with_the_warmed_up_decay(built):
-    script, graph, model, init, args = built
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("decay", ["0.999", "0.2"])  # 0.2 caps the warm-up (1+t)/(10+t) from step 2 on
+def test_weight_average_follows_g_with_the_warmed_up_decay(script, decay):
+    graph, model, init, args = build(script, [*TINY[script], "--g-average", decay])
     with graph.as_default():
         live = ops.trainable_variables("generator")
         names = {v.name: v for v in tf.global_variables()}
@@ -255,10 +347,10 @@ def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
     module = importlib.import_module(script)
     graph, model, init, args = build(script)
     with graph.as_default():
-        seed = training.stream_seed(args.seed, training.STATS, 0)
-        labels = [tf.range(training.STATS_SAMPLES) % 10] if script == "gan_cdcgan" else []
-        measured = module.sample(args, training.STATS_SAMPLES, seed, *labels, training=False)
-        batch_mode = module.sample(args, training.STATS_SAMPLES, seed, *labels, training=True)
+        seed = inputs.stream_seed(args.seed, inputs.Stream.BN_STATS, 0)
+        labels = inputs.balanced_digits(gan.STATS_SAMPLES)
+        measured = module.sample(args, gan.STATS_SAMPLES, seed, labels, training=False)
+        batch_mode = module.sample(args, gan.STATS_SAMPLES, seed, labels, training=True)
     with tf.Session(graph=graph) as sess:
         sess.run(init)
         for _ in range(2):

@@ -1,18 +1,40 @@
-"""The session helper builds the ConfigProto the flags ask for."""
+"""The GPU flags reach the sessions that train and that generate (what a user sets is what TF gets)."""
 
-from common.session import session_config
+import pytest
+from helpers import TINY_FC, run_main
+
+import gan_fc
+from common.tfcompat import tf
+
+MEMORY_FLAGS = {
+    "default": ([], 0.8, False),  # the README's default
+    "set": (["--gpu-memory-fraction", "0.3", "--gpu-allow-growth"], 0.3, True),
+}
 
 
-def test_defaults_reserve_80_percent_of_gpu_memory():
-    config = session_config()
-    assert abs(config.gpu_options.per_process_gpu_memory_fraction - 0.8) < 1e-6
-    assert not config.gpu_options.allow_growth
-    assert config.allow_soft_placement
-    assert config.intra_op_parallelism_threads == 0 and config.inter_op_parallelism_threads == 0
+@pytest.fixture
+def sessions(monkeypatch):
+    """The ConfigProto of every tf.Session the code under test opens."""
+    seen = []
+
+    class Recording(tf.Session):
+        def __init__(self, *args, config=None, **kwargs):
+            seen.append(config)
+            super().__init__(*args, config=config, **kwargs)
+
+    monkeypatch.setattr(tf, "Session", Recording)
+    return seen
 
 
-def test_growth_fraction_and_threads():
-    config = session_config(gpu_memory_fraction=0.3, allow_growth=True, intra_op_threads=2, inter_op_threads=1)
-    assert abs(config.gpu_options.per_process_gpu_memory_fraction - 0.3) < 1e-6
-    assert config.gpu_options.allow_growth
-    assert (config.intra_op_parallelism_threads, config.inter_op_parallelism_threads) == (2, 1)
+@pytest.mark.parametrize("case", list(MEMORY_FLAGS))
+def test_gpu_flags_reach_the_training_and_the_generate_session(tmp_path, tiny_mnist, sessions, case):
+    extra, fraction, growth = MEMORY_FLAGS[case]
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--epochs", "1", "--steps-per-epoch", "2", *extra]
+    assert run_main(gan_fc, argv) == 0
+    assert run_main(gan_fc, ["--out-dir", out, "--generate", "4", "--to", tmp_path / "g.npz", *extra]) == 0
+    assert len(sessions) == 2
+    for config in sessions:
+        assert config.gpu_options.per_process_gpu_memory_fraction == pytest.approx(fraction)
+        assert config.gpu_options.allow_growth == growth
+        assert config.allow_soft_placement

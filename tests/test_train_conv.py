@@ -4,11 +4,10 @@ import importlib
 
 import numpy as np
 import pytest
-from conftest import TINY, run_main
+from helpers import TINY, max_abs_diff, read_history, run_main, weights
 from PIL import Image
-from test_train_fc import history, max_abs_diff, weights
 
-from common import data, images, training
+from common import data, guards, images
 from common.tfcompat import tf
 
 CONV = ["gan_dcgan", "gan_cdcgan"]
@@ -26,22 +25,26 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, script, side):
         assert (out / name).stat().st_size > 0, name
     with Image.open(out / "samples" / "epoch_0001.png") as im:
         assert im.size == (side * (28 + images.PAD) + images.PAD,) * 2
-    assert len(history(out)) == 1 + 6
+    assert len(read_history(out)) == 1 + 6
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-6")
     assert list((out / "logs").glob("events.out.tfevents.*"))
 
 
-@pytest.mark.parametrize("script", CONV)
-def test_resume_is_exact(tmp_path, tiny_mnist, script, capsys):
+TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0"]
+
+
+@pytest.mark.parametrize("script, extra", [("gan_dcgan", []), ("gan_dcgan", TUTORIAL_D), ("gan_cdcgan", [])])
+def test_resume_is_exact(tmp_path, tiny_mnist, script, extra, capsys):
     """40 steps straight == 20 + resume 20 == Ctrl-C at step 27 (mid-epoch) + resume. Batch norm's
-    moving averages, dropout masks and the conditional labels are all part of what must match."""
+    moving averages, dropout masks (the tutorial's D) and the conditional labels are all part of what
+    must match."""
     straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
-    steps = ["--steps-per-epoch", "10"]
+    steps = ["--steps-per-epoch", "10", *extra]
     assert run(script, straight, tiny_mnist, "--epochs", "4", *steps) == 0
     assert run(script, resumed, tiny_mnist, "--epochs", "2", *steps) == 0
     assert run(script, resumed, tiny_mnist, "--epochs", "4", *steps) == 0
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(training.FAULT_ENV, "sigint@27")
+        mp.setenv(guards.FAULT_ENV, "sigint@27")
         assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps) == 130
     assert "SIGINT at step 27" in capsys.readouterr().err
     assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps) == 0
@@ -51,7 +54,7 @@ def test_resume_is_exact(tmp_path, tiny_mnist, script, capsys):
     assert any("moving_mean" in name for name in final)
     assert max_abs_diff(final, weights(resumed)) <= 1e-5
     assert max_abs_diff(final, weights(interrupted)) <= 1e-5
-    assert history(resumed) == history(straight) == history(interrupted)
+    assert read_history(resumed) == read_history(straight) == read_history(interrupted)
     last = images.read_png(straight / "samples" / "epoch_0004.png")
     np.testing.assert_array_equal(last, images.read_png(interrupted / "samples" / "epoch_0004.png"))
 
@@ -92,8 +95,8 @@ def test_generate_label_changes_the_image(trained_cdcgan, tmp_path):
     import gan_cdcgan
 
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    run_main(gan_cdcgan, ["--out-dir", trained_cdcgan, "--generate", "5", "--label", "1", "--to", a])
-    run_main(gan_cdcgan, ["--out-dir", trained_cdcgan, "--generate", "5", "--label", "8", "--to", b])
+    assert run_main(gan_cdcgan, ["--out-dir", trained_cdcgan, "--generate", "5", "--label", "1", "--to", a]) == 0
+    assert run_main(gan_cdcgan, ["--out-dir", trained_cdcgan, "--generate", "5", "--label", "8", "--to", b]) == 0
     assert not np.allclose(np.load(a)["images"], np.load(b)["images"])
 
 

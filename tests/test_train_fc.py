@@ -1,37 +1,21 @@
 """gan_fc end to end on tiny data: every output, exact resume, Ctrl-C, --generate, and clean errors."""
 
-import csv
 import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_FC, run_main
+from helpers import REPO, TINY_FC, max_abs_diff, read_history, run_main, weights
 from PIL import Image
 
 import gan_fc
-from common import images, training
+from common import checkpoints, guards, history, images, runs
 from common.tfcompat import tf
 
 
 def fc(out, data_dir, *extra):
     return run_main(gan_fc, [*TINY_FC, "--data-dir", data_dir, "--out-dir", out, *extra])
-
-
-def weights(run_dir):
-    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run_dir / "checkpoints")))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
-
-
-def max_abs_diff(a, b):
-    assert a.keys() == b.keys()
-    return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in a)
-
-
-def history(run_dir):
-    with open(run_dir / "history.csv", newline="") as f:
-        return list(csv.reader(f))
 
 
 def test_a_run_writes_every_output(tmp_path, tiny_mnist, capsys):
@@ -45,15 +29,15 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, capsys):
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
     with Image.open(out / "samples" / "epoch_0001.png") as im:
         assert im.size == (8 * (28 + images.PAD) + images.PAD,) * 2
-    rows = history(out)
-    assert rows[0] == list(training.HISTORY_COLUMNS + training.EVAL_COLUMNS)
+    rows = read_history(out)
+    assert rows[0] == list(history.COLUMNS)
     assert [int(r[0]) for r in rows[1:]] == list(range(1, 31))
     for name in ("losses.png", "progress.gif"):
         assert (out / name).stat().st_size > 0
     with Image.open(out / "progress.gif") as gif:
         assert gif.n_frames == 3
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith("ckpt-30")
-    assert len(list((out / "checkpoints").glob("*.index"))) == training.KEEP_CHECKPOINTS
+    assert len(list((out / "checkpoints").glob("*.index"))) == checkpoints.KEEP
     events = list((out / "logs").glob("events.out.tfevents.*"))
     tags = {v.tag for e in tf.train.summary_iterator(str(events[0])) for v in e.summary.value}
     assert {"d_loss", "g_loss", "d_real", "d_fake", "samples"} <= tags
@@ -61,8 +45,8 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, capsys):
 
 def test_fixed_noise_grid_is_the_same_across_runs_and_changes_with_training(tmp_path, tiny_mnist):
     a, b = tmp_path / "a", tmp_path / "b"
-    fc(a, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "5")
-    fc(b, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "5")
+    assert fc(a, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "5") == 0
+    assert fc(b, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "5") == 0
     first = images.read_png(a / "samples" / "epoch_0001.png")
     np.testing.assert_array_equal(first, images.read_png(b / "samples" / "epoch_0001.png"))
     assert not np.array_equal(first, images.read_png(a / "samples" / "epoch_0002.png"))
@@ -77,7 +61,7 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
     assert fc(resumed, tiny_mnist, "--epochs", "8", *steps) == 0  # raising --epochs continues the run
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(training.FAULT_ENV, "sigint@1234")
+        mp.setenv(guards.FAULT_ENV, "sigint@1234")
         assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 130
     err = capsys.readouterr().err
     assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "Run the same command again to resume" in err
@@ -89,8 +73,8 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
     assert final["global_step"] == 2000
     assert max_abs_diff(final, weights(resumed)) <= 1e-5
     assert max_abs_diff(final, weights(interrupted)) <= 1e-5
-    assert history(resumed) == history(straight)
-    assert history(interrupted) == history(straight)
+    assert read_history(resumed) == read_history(straight)
+    assert read_history(interrupted) == read_history(straight)
     for epoch in range(1, 9):
         grid = images.read_png(straight / "samples" / f"epoch_{epoch:04d}.png")
         np.testing.assert_array_equal(grid, images.read_png(interrupted / "samples" / f"epoch_{epoch:04d}.png"))
@@ -98,7 +82,7 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
 
 def test_a_finished_run_says_so(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "run"
-    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3") == 0
     capsys.readouterr()
     assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3") == 0
     assert "already trained 1 epochs" in capsys.readouterr().out
@@ -106,18 +90,18 @@ def test_a_finished_run_says_so(tmp_path, tiny_mnist, capsys):
 
 def test_fresh_starts_over(tmp_path, tiny_mnist):
     out = tmp_path / "run"
-    fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "3")
+    assert fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "3") == 0
     for name in ("metrics.json", "metrics-best.json"):  # evaluate.py's numbers of the old run
         (out / name).write_text("{}")
     assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3", "--fresh") == 0
     assert not (out / "metrics.json").exists() and not (out / "metrics-best.json").exists()
-    assert len(history(out)) == 1 + 3
+    assert len(read_history(out)) == 1 + 3
     assert not (out / "samples" / "epoch_0002.png").exists()
 
 
 def test_generate_npz_and_png(tmp_path, tiny_mnist):
     out = tmp_path / "run"
-    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3") == 0
     assert fc(out, tiny_mnist, "--generate", "1500", "--to", tmp_path / "g.npz") == 0
     generated = np.load(tmp_path / "g.npz")["images"]
     assert generated.shape == (1500, 28, 28, 1) and generated.dtype == np.float32
@@ -131,7 +115,7 @@ def test_generate_npz_and_png(tmp_path, tiny_mnist):
 def test_generate_uses_the_runs_own_architecture(tmp_path, tiny_mnist):
     """After the constants were edited, --generate on an old run folder still loads it."""
     out = tmp_path / "run"
-    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2") == 0
     code = run_main(gan_fc, ["--out-dir", out, "--generate", "4", "--to", tmp_path / "g.npz"])  # default sizes
     assert code == 0 and np.load(tmp_path / "g.npz")["images"].shape == (4, 28, 28, 1)
 
@@ -139,7 +123,7 @@ def test_generate_uses_the_runs_own_architecture(tmp_path, tiny_mnist):
 def test_a_run_recorded_before_the_weight_average_still_loads(tmp_path, tiny_mnist, capsys):
     """config.json without g_average (written before it existed) means a run without the average."""
     out = tmp_path / "run"
-    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--g-average", "0")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--g-average", "0") == 0
     assert not any(name.startswith("average/") for name in weights(out))
     config = json.loads((out / "config.json").read_text())
     del config["hparams"]["g_average"]
@@ -158,7 +142,7 @@ def test_generate_without_checkpoint_is_a_clear_error(tmp_path, tiny_mnist, caps
 
 def test_resuming_with_other_settings_is_refused(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "run"
-    fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2")
+    assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2") == 0
     assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--lr", "1e-3") == 2
     err = capsys.readouterr().err
     assert "lr 0.0003 -> 0.001" in err and "--fresh" in err
@@ -171,14 +155,14 @@ def test_batch_larger_than_the_dataset(tmp_path, tiny_mnist, capsys):
 
 
 def test_default_run_folder_and_latest_link(tmp_path, tiny_mnist, monkeypatch):
-    monkeypatch.setattr(training, "REPO_DIR", tmp_path)
+    monkeypatch.setattr(runs, "OUTPUTS_DIR", tmp_path / "outputs")
     argv = [*TINY_FC, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2"]
     assert run_main(gan_fc, argv) == 0
     assert run_main(gan_fc, [*argv, "--lr", "1e-4"]) == 0
-    runs = sorted(p.name for p in (tmp_path / "outputs" / "gan_fc").iterdir() if not p.is_symlink())
-    assert len(runs) == 2 and runs[0].startswith("lr1e-4_b16_") and runs[1].startswith("lr3e-4_b16_")
+    names = sorted(p.name for p in (tmp_path / "outputs" / "gan_fc").iterdir() if not p.is_symlink())
+    assert len(names) == 2 and names[0].startswith("lr1e-4_b16_") and names[1].startswith("lr3e-4_b16_")
     latest = tmp_path / "outputs" / "gan_fc" / "latest"
-    assert latest.is_symlink() and latest.resolve().name == runs[0]
+    assert latest.is_symlink() and latest.resolve().name == names[0]
 
 
 def test_bad_data_is_one_line_and_exit_2_without_traceback(tmp_path):
@@ -220,7 +204,10 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     )
     try:
         assert proc.stdout.readline().startswith("training")  # data loaded, graph built
+        deadline = time.monotonic() + 120
         while not list((out / "checkpoints").glob("*.index")):  # at least one epoch is through
+            assert proc.poll() is None, f"the training ended before the signal: {proc.communicate()[1]}"
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -230,4 +217,4 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert "SIGTERM at step" in err and "Run the same command again to resume" in err
     step = int(err.split("SIGTERM at step ")[1].split()[0])
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith(f"ckpt-{step}")
-    assert int(history(out)[-1][0]) == step
+    assert int(read_history(out)[-1][0]) == step

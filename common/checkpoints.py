@@ -1,0 +1,140 @@
+"""A run's checkpoints: saved so that a crash at any moment costs at most one epoch, restored with a
+fallback past a damaged file, and the best one (by in-training Fréchet distance) kept apart.
+
+Checkpoints are found by their files (`ckpt-<step>.index`), not by TensorFlow's `checkpoint` state file,
+which a crash could leave stale or broken. TensorFlow writes the checkpoint files themselves; the
+`best.json` record beside the best one is written atomically.
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from common import files, guards, history
+from common.errors import TrainingFailed, UsageError
+from common.tfcompat import tf
+
+KEEP = 3  # the newest checkpoints kept in checkpoints/ (the best one is kept apart, in checkpoints/best/)
+
+
+def steps(folder):
+    """The steps of the checkpoints in `folder`, oldest first."""
+    found = []
+    for index in Path(folder).glob("ckpt-*.index"):
+        suffix = index.stem.split("-", 1)[1]
+        if suffix.isdigit():
+            found.append(int(suffix))
+    return sorted(found)
+
+
+def shape_mismatches(path, graph):
+    """What differs between a checkpoint's variables and this graph's, in words."""
+    saved = dict(tf.train.list_variables(path))
+    wanted = {v.op.name: v.shape.as_list() for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}
+    problems = [
+        f"{name} is {saved[name]} there, {shape} here" for name, shape in wanted.items() if name in saved and saved[name] != shape
+    ]
+    problems += [f"{name} is not in it" for name in wanted if name not in saved]
+    return problems
+
+
+def restore_latest(sess, saver, folder):
+    """Restore the newest readable checkpoint in `folder`; return its path, or None when there is none.
+
+    A checkpoint that fails to load (a crash or a full disk while it was written) is reported and the
+    one before it is tried, so a damaged newest file costs one epoch, not the run. A checkpoint of
+    another architecture is an error that lists the differences, not a shape traceback.
+    """
+    paths = [str(Path(folder) / f"ckpt-{step}") for step in steps(folder)]
+    for path in reversed(paths):
+        try:
+            mismatches = shape_mismatches(path, sess.graph)
+            if mismatches:  # a UsageError: not caught below, it ends the search
+                shown = "; ".join(mismatches[:4]) + ("; …" if len(mismatches) > 4 else "")
+                raise UsageError(
+                    f"checkpoint {path} is of another model ({shown}); pass --fresh to start over, or another --out-dir"
+                )
+            saver.restore(sess, path)
+        except (tf.errors.OpError, ValueError) as e:
+            print(
+                f"checkpoint {Path(path).name} is unreadable ({type(e).__name__}); falling back to the one before it",
+                file=sys.stderr,
+            )
+            continue
+        saver.recover_last_checkpoints(paths[: paths.index(path) + 1])  # keep-the-last-KEEP spans restarts
+        return path
+    if paths:
+        raise UsageError(f"no readable checkpoint in {folder}; pass --fresh to start over")
+    return None
+
+
+def first_line(error):
+    """What an OSError or a TensorFlow OpError says, without TF's node trace and hints on later lines
+    (a full disk arrives as ResourceExhaustedError, with a hint about GPU memory that would mislead)."""
+    text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
+def check_free_space(run, checkpoint_bytes):
+    """A run needs room for KEEP checkpoints plus the one being written, and some slack for grids and
+    logs; a full disk found now costs nothing, found at the first save an epoch."""
+    needed = checkpoint_bytes * (KEEP + 1) + 20 * 2**20
+    free = shutil.disk_usage(run.path).free
+    if free < needed:
+        raise UsageError(
+            f"only {free / 2**20:.0f} MiB free at {run.path}, and this run needs about {needed / 2**20:.0f} MiB "
+            f"({KEEP + 1} checkpoints of {checkpoint_bytes / 2**20:.1f} MiB); free some space or pass another --out-dir"
+        )
+
+
+class Checkpoints:
+    """Saving one run's checkpoints: `finite` (a scalar bool tensor, all variables finite) is checked
+    before every save, so weights that are NaN or Inf never replace good ones."""
+
+    def __init__(self, run, saver, finite):
+        self.run, self.saver, self.finite = run, saver, finite
+        self.last_saved = None  # the step of the newest good checkpoint
+
+    def restore(self, sess):
+        """Restore the newest readable checkpoint; return its path, or None for a new run."""
+        path = restore_latest(sess, self.saver, self.run.checkpoints)
+        if path is not None:
+            self.last_saved = int(Path(path).name.split("-")[1])
+        return path
+
+    def save(self, sess, step, rows):
+        """history.csv first, then the checkpoint: after a crash between the two, the history's extra
+        rows are dropped on resume, whereas the other order would leave a gap. A failed save leaves the
+        previous checkpoint as it was."""
+        if not sess.run(self.finite):
+            raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
+        try:
+            history.write(self.run.history, rows)
+            guards.fault_point("sigkill-after-history", step)
+            self.saver.save(sess, str(self.run.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
+        except (OSError, tf.errors.OpError) as e:
+            raise TrainingFailed(
+                f"saving step {step} in {self.run.path} failed ({first_line(e)}); {self.kept()}. Free some disk space "
+                "or fix the folder's permissions, then run the same command to resume"
+            ) from None
+        self.last_saved = step
+        guards.fault_point("sigkill-after-checkpoint", step)
+
+    def keep_if_best(self, sess, step, epoch, score, fd):
+        """Copy this step's checkpoint to checkpoints/best/ when its Fréchet distance is the lowest yet."""
+        record = self.run.best_record
+        if record.exists() and json.loads(record.read_text())["fd"] <= fd:
+            return
+        self.run.best.mkdir(exist_ok=True)
+        old = [p for p in self.run.best.glob("ckpt-*") if not p.name.startswith(f"ckpt-{step}.")]
+        self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
+        files.write_json(record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
+        for path in old:
+            path.unlink()
+
+    def kept(self):
+        """What is safe on disk, in words, for the message of a failure."""
+        if self.last_saved is None:
+            return "no checkpoint of this run had been saved yet"
+        return f"the last good checkpoint, ckpt-{self.last_saved}, is intact"

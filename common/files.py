@@ -1,0 +1,30 @@
+"""Writing a file so that a crash, a full disk or Ctrl-C half-way never leaves a half-written file in
+place of a good one: write beside it under a temporary name, then rename (atomic on POSIX)."""
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Yield a temporary path beside `path` to write to; it replaces `path` only if the block ends
+    normally, and is removed otherwise. The temporary name keeps the extension, so writers that pick
+    the format by extension (matplotlib, Pillow, numpy) still do."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text):
+    with replacing(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_json(path, value):
+    write_text(path, json.dumps(value, indent=2) + "\n")

@@ -1,0 +1,88 @@
+"""The GAN vocabulary the scripts' graphs are written in: the loss, the per-step metrics, the weight
+average of G, and the two records that hand a script's model to the shared loop (`Model`, `StepGraph`).
+"""
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common import inputs, ops
+from common.tfcompat import tf
+
+STATS_SAMPLES = 1000  # images whose batch statistics become the weight average's batch-norm statistics
+STEP_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # what every step records (history.csv)
+
+
+@dataclass(frozen=True)
+class Model:
+    """What a script hands to the loop, `evaluate.py` and `bench.py`.
+
+    `sample(hp, count, seed, labels, training=False)` draws `count` images from G's weight average;
+    every script takes `labels` (int32 [count]), and only a `conditional` one uses them — the one place
+    where a model says whether it is conditional (TF-GAN's networks take an unused conditioning the same
+    way). `build_graph(hp, dataset)` returns the `StepGraph` of one training step.
+    """
+
+    script: str  # "gan_dcgan": the file name, the run folders' parent, the messages' prefix
+    build_graph: Callable
+    sample: Callable
+    conditional: bool = False
+
+
+@dataclass
+class StepGraph:
+    """What the loop needs from a script's training graph."""
+
+    train_op: tf.Operation  # one whole step: D update, then G update, then global step + 1
+    d_step: tf.Operation  # the D update alone (the tests check it leaves G untouched)
+    metrics: dict  # STEP_METRICS -> scalar tensors, recorded every step
+    samples: tf.Tensor  # the fixed-noise grid, generator in inference mode
+    grid: tuple  # (rows, cols) of the sample grid
+    refresh: tf.Operation  # measures the weight average's batch-norm statistics (see average_generator)
+
+
+def bce(logits, target):
+    """Mean sigmoid cross-entropy against a constant target (1 real, 0 fake, 1 − ε when smoothed)."""
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits))
+
+
+def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
+    """The per-step scalars: both losses, and D's mean belief that reals and fakes are real."""
+    return dict(
+        d_loss=d_loss,
+        g_loss=g_loss,
+        d_real=tf.reduce_mean(tf.sigmoid(d_real_logits)),
+        d_fake=tf.reduce_mean(tf.sigmoid(d_fake_logits)),
+    )
+
+
+def average_generator(hp, g_update, step, sample):
+    """(train_op, refresh): `g_update` followed by the update of G's weight average, and the op that
+    measures the average's batch-norm statistics.
+
+    A GAN's generator circles around a good solution rather than settling on it; an exponential moving
+    average of its weights sits nearer the centre and draws cleaner, more even samples at no training
+    cost (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training"). The decay
+    `hp.g_average` is warmed up as min(decay, (1 + t) / (10 + t)), so the random initial weights are
+    forgotten within the first steps. Batch-norm statistics measured on G's own weights do not fit the
+    averaged ones, so `refresh` measures them afresh: the average in training mode on STATS_SAMPLES
+    fixed noise vectors (balanced digits for the conditional model), momentum 0. The loop runs it before
+    every grid, evaluation and checkpoint. With `hp.g_average` 0 there is no average, and `sample`
+    draws from G itself.
+    """
+    if not hp.g_average:
+        return g_update, tf.no_op(name="refresh")
+    measuring = argparse.Namespace(**{**vars(hp), "bn_momentum": 0.0})  # moving statistics := batch's
+    known = set(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+    seed = inputs.stream_seed(hp.seed, inputs.Stream.BN_STATS, 0)
+    sample(measuring, STATS_SAMPLES, seed, inputs.balanced_digits(STATS_SAMPLES), training=True)  # builds the copies
+    refresh = tf.group(*[op for op in tf.get_collection(tf.GraphKeys.UPDATE_OPS) if op not in known], name="refresh")
+    copies = {v.name: v for v in tf.global_variables() if v.name.startswith(ops.AVERAGE + "/")}
+    with tf.control_dependencies([g_update]):  # average the weights this step has just written
+        t = tf.cast(step, tf.float32)
+        forget = 1.0 - tf.minimum(hp.g_average, (1.0 + t) / (10.0 + t))
+        updates = []
+        for v in ops.trainable_variables("generator"):
+            copy = copies[f"{ops.AVERAGE}/{v.name}"]
+            updates.append(copy.assign_sub(forget * (copy - v)))
+    return tf.group(*updates), refresh

@@ -1,0 +1,54 @@
+"""history.csv: one row per training step, its four step metrics, and on the last step of each
+evaluated epoch the in-training evaluation's score and Fréchet distance.
+
+Rows are dicts keyed by the column names below (a missing evaluation is NaN in memory, an empty cell
+in the file), so no reader depends on a column's position.
+"""
+
+import csv
+import math
+
+from common import files
+
+STEP_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # what every training step records
+EVALUATION = ("score", "fd")  # filled on the last step of an evaluated epoch, empty elsewhere
+COLUMNS = ("step", "epoch", *STEP_METRICS, *EVALUATION)
+
+
+def row(step, epoch, metrics, score=math.nan, fd=math.nan):
+    return {"step": step, "epoch": epoch, **{k: float(metrics[k]) for k in STEP_METRICS}, "score": score, "fd": fd}
+
+
+def _cell(name, value):
+    if name in ("step", "epoch"):
+        return int(value)
+    return "" if math.isnan(value) else f"{value:.6g}"
+
+
+def write(path, rows):
+    """The whole history, written atomically (a crash mid-write keeps the previous file)."""
+    with files.replacing(path) as tmp, open(tmp, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(COLUMNS)
+        out.writerows([_cell(name, r[name]) for name in COLUMNS] for r in rows)
+
+
+def read(path, upto_step=None):
+    """The rows of history.csv (none if there is no file), up to `upto_step` when given: after a crash
+    the steps replayed from the last checkpoint must not be written twice."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        records = list(csv.DictReader(f))
+    rows = []
+    for record in records:
+        values = {name: float(record[name]) if record.get(name) else math.nan for name in COLUMNS}
+        values["step"], values["epoch"] = int(values["step"]), int(values["epoch"])
+        if upto_step is None or values["step"] <= upto_step:
+            rows.append(values)
+    return rows
+
+
+def evaluations(rows):
+    """[(epoch, score, fd)] of the evaluated epochs."""
+    return [(r["epoch"], r["score"], r["fd"]) for r in rows if not math.isnan(r["fd"])]

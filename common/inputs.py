@@ -1,0 +1,79 @@
+"""What a training step reads: the data set held in the graph, and the random streams.
+
+Exact resume rests on one rule: nothing random depends on how many times the program has started.
+Every random draw is a stateless op keyed by (seed, stream, counter) — the data order by the epoch, the
+noise by the global step — so step 1234 sees the same batch and the same noise whether the run got
+there in one go or restored step 1000 from a checkpoint.
+"""
+
+import enum
+from dataclasses import dataclass
+
+from common.tfcompat import tf, tf2
+
+
+class Stream(enum.IntEnum):
+    """Each kind of random draw has its own stream, so adding one never shifts another. The numbers
+    are part of every recorded run: changing one changes what a resumed run draws."""
+
+    DATA_ORDER = 1  # the permutation of each epoch
+    NOISE = 2  # G's input in each training step
+    DROPOUT_MASKS = 3  # D's dropout masks in each training step
+    FAKE_LABELS = 4  # the digits the conditional G is asked for in each training step
+    FIXED_NOISE = 5  # the per-epoch sample grid: the same noise every epoch
+    GENERATE = 6  # --generate and evaluate.py, one draw per chunk
+    EVAL = 7  # the in-training evaluation's samples
+    BN_STATS = 8  # the noise on which the weight average's batch-norm statistics are measured
+
+
+def stream_seed(seed, stream, counter):
+    """The [2] int64 seed of a stateless random op: draw number `counter` of stream `stream`."""
+    counter = tf.cast(counter, tf.int64)
+    return tf.stack([tf.constant(seed, tf.int64), tf.constant(int(stream) << 40, tf.int64) + counter])
+
+
+def balanced_digits(count):
+    """`count` labels cycling through the ten digits: what the conditional G is asked for whenever the
+    caller has no labels of its own (evaluation, batch-norm statistics); the other models ignore them."""
+    return tf.range(count) % 10
+
+
+@dataclass
+class Dataset:
+    """The training set, held in graph variables so that batches never pass through Python."""
+
+    images: tf.Variable  # float32 [N, 28, 28, 1] in [-1, 1]
+    labels: tf.Variable  # int32 [N]
+    size: int
+    steps_per_epoch: int
+
+
+def dataset_in_graph(image_shape, label_shape, steps_per_epoch):
+    """(Dataset, load): variables shaped for the training set, and `load(sess, images, labels)`, which
+    copies the arrays into them once (a feed of the initializer, so the graph holds no 188 MB constant)."""
+    images_in = tf.placeholder(tf.float32, image_shape)
+    labels_in = tf.placeholder(tf.int32, label_shape)
+    local = dict(trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES])
+    dataset = Dataset(
+        images=tf.Variable(images_in, name="train_images", **local),
+        labels=tf.Variable(labels_in, name="train_labels", **local),
+        size=image_shape[0],
+        steps_per_epoch=steps_per_epoch,
+    )
+    initializer = tf.variables_initializer([dataset.images, dataset.labels])
+
+    def load(sess, images, labels):
+        sess.run(initializer, {images_in: images, labels_in: labels})
+
+    return dataset, load
+
+
+def batch(dataset, step, batch_size, seed):
+    """(images, labels) of training step `step`: epoch `step // steps_per_epoch` visits the examples in
+    its own stateless permutation, and the step takes the next `batch_size` of them."""
+    step = tf.cast(step, tf.int64)
+    epoch = step // dataset.steps_per_epoch
+    first = (step % dataset.steps_per_epoch) * batch_size
+    positions = first + tf.range(batch_size, dtype=tf.int64)
+    index = tf2.random.experimental.index_shuffle(positions, stream_seed(seed, Stream.DATA_ORDER, epoch), dataset.size - 1)
+    return tf.gather(dataset.images, index), tf.gather(dataset.labels, index)

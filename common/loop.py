@@ -1,0 +1,248 @@
+"""The training loop the three scripts share: build the script's graph around the data, resume where
+the run folder left off, step through the epochs, and at each epoch's end save, evaluate and draw.
+
+A script describes its GAN (`gan.Model`: `build_graph`, `sample`); `main` trains it or, with
+`--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`.
+"""
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from common import checkpoints, data, errors, gan, guards, history, images, inputs, quality, runs, sampling
+from common.errors import TrainingFailed, UsageError
+from common.session import session_config
+from common.tfcompat import tf
+
+EVAL_SAMPLES = 2000  # images per evaluation during training (evaluate.py uses 10,000)
+
+
+@dataclass
+class TrainingGraph:
+    """A script's training graph with what the loop adds around it."""
+
+    graph: tf.Graph
+    step: gan.StepGraph
+    saver: tf.train.Saver
+    finite: tf.Tensor  # all variables finite: checked before every save
+    checkpoint_bytes: int
+    initialize: tf.Operation  # the variables' initial values (the data set aside)
+    load_data: Callable  # (sess, images, labels): the training set into the graph, once per session
+    eval_images: tf.Tensor  # EVAL_SAMPLES images from the weight average (balanced digits), or None
+
+
+def build(args, model, image_shape, label_shape, steps_per_epoch):
+    """The training graph of `model` around a data set of these shapes (see inputs.dataset_in_graph)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(args.seed)
+        dataset, load_data = inputs.dataset_in_graph(image_shape, label_shape, steps_per_epoch)
+        step = model.build_graph(args, dataset)
+        eval_images = None
+        if args.eval_every:
+            seed = inputs.stream_seed(args.seed, inputs.Stream.EVAL, 0)
+            eval_images = model.sample(args, EVAL_SAMPLES, seed, inputs.balanced_digits(EVAL_SAMPLES))
+        saved = tf.global_variables()
+        floats = [v for v in saved if v.dtype.base_dtype.is_floating]
+        finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
+        initialize = tf.global_variables_initializer()
+        saver = tf.train.Saver(max_to_keep=checkpoints.KEEP, save_relative_paths=True)
+    graph.finalize()
+    checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
+    return TrainingGraph(graph, step, saver, finite, checkpoint_bytes, initialize, load_data, eval_images)
+
+
+def prepare_folder(run):
+    """Create the run folder and prove it writable before any training time is spent."""
+    try:
+        for folder in (run.path, run.checkpoints, run.samples):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = run.path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to {run.path} ({e.strerror}); pass --out-dir with a writable folder") from None
+
+
+def train(args, model):
+    run = runs.for_args(args, model.script)
+    raw_images, raw_labels = data.load(args.dataset, "train", args.data_dir)
+    if args.batch_size > len(raw_images):
+        raise UsageError(
+            f"--batch-size {args.batch_size} is larger than the {len(raw_images)} training images; use at most {len(raw_images)}"
+        )
+    steps_per_epoch = min(len(raw_images) // args.batch_size, args.steps_per_epoch or math.inf)
+    prepare_folder(run)
+    with runs.Lock(run):
+        if args.fresh:
+            run.start_over()
+            prepare_folder(run)
+        runs.check_same_run(run, args)
+        train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)
+        del raw_images, raw_labels
+        built = build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
+        checkpoints.check_free_space(run, built.checkpoint_bytes)
+        runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
+        if args.out_dir is None:
+            runs.point_latest(run)
+        with tf.Session(graph=built.graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
+            sess.run(built.initialize)
+            built.load_data(sess, train_images, train_labels)
+            del train_images, train_labels  # the host copy: the data set now lives in the graph's variables
+            saved = checkpoints.Checkpoints(run, built.saver, built.finite)
+            restored = saved.restore(sess)
+            step = int(sess.run(tf.train.get_global_step(built.graph)))
+            reference = quality.Reference(args.dataset, args.data_dir) if args.eval_every else None
+            trainer = Trainer(sess, built, run, saved, steps_per_epoch, args.epochs, reference, args.eval_every)
+            stopped_by = trainer.train(step, restored)
+    if stopped_by is not None:
+        raise SystemExit(128 + stopped_by)
+
+
+class Trainer:
+    """One session's training of one run: the steps of each epoch, then the epoch's end."""
+
+    def __init__(self, sess, built, run, saved, steps_per_epoch, epochs, reference, eval_every):
+        self.sess, self.built, self.run, self.saved = sess, built, run, saved
+        self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
+        self.reference, self.eval_every = reference, eval_every
+        self.rows = []  # history.csv, in memory
+        self.writer = None  # TensorBoard
+
+    def train(self, step, restored):
+        """Train from `step` to the last epoch; return the number of the signal that stopped it early
+        (its checkpoint saved), or None."""
+        per_epoch, total = self.steps_per_epoch, self.epochs * self.steps_per_epoch
+        self.rows = history.read(self.run.history, upto_step=step)
+        if step and step % per_epoch == 0 and not self.run.grid(step // per_epoch).exists():
+            self.write_grid(step // per_epoch)  # the crash came between checkpoint and grid
+        if step >= total:
+            print(f"{self.run.path}: already trained {step // per_epoch} epochs ({step} steps); raise --epochs to train on")
+            return None
+        if restored:
+            print(f"resuming {self.run.path} at epoch {step // per_epoch + 1}, step {step} (from {restored.rsplit('/', 1)[-1]})")
+        else:
+            print(f"training {self.run.path}: {self.epochs} epochs of {per_epoch} steps")
+        self.writer = tf.summary.FileWriter(str(self.run.logs))
+        try:
+            if step:
+                self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)  # drop replayed events
+            with guards.StopOnSignal() as stop:
+                for epoch in range(step // per_epoch + 1, self.epochs + 1):
+                    started, first_row = time.time(), len(self.rows)
+                    step = self.run_steps(epoch, step, stop)
+                    self.end_epoch(epoch, step, stop, first_row, time.time() - started)
+                    if stop.signum is not None:
+                        done = step - (epoch - 1) * per_epoch
+                        print(
+                            f"\n{stop.name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
+                            f"in {self.run.checkpoints}.\nRun the same command again to resume.",
+                            file=sys.stderr,
+                        )
+                        return stop.signum
+        finally:
+            self.writer.close()
+        print(f"done: {self.run.path}")
+        return None
+
+    def run_steps(self, epoch, step, stop):
+        """The remaining steps of `epoch`, one session.run each, until its end or a signal; returns the
+        global step reached. A non-finite loss stops training at the step it happened."""
+        fetches = [self.built.step.train_op, self.built.step.metrics]
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            initial=step % self.steps_per_epoch,
+            desc=f"epoch {epoch}/{self.epochs}",
+            leave=False,
+            disable=None,
+            dynamic_ncols=True,
+        )
+        with bar:
+            while step < epoch * self.steps_per_epoch and stop.signum is None:
+                _, metrics = self.sess.run(fetches)
+                step += 1
+                if not all(math.isfinite(metrics[k]) for k in history.STEP_METRICS):
+                    losses = ", ".join(f"{k} {metrics[k]:.4g}" for k in history.STEP_METRICS)
+                    raise TrainingFailed(
+                        f"training diverged at step {step} (epoch {epoch}): {losses}; nothing was saved, and "
+                        f"{self.saved.kept()}. The same settings diverge the same way (training is deterministic): "
+                        "lower --lr or change the model, which starts a new run folder"
+                    )
+                self.rows.append(history.row(step, epoch, metrics))
+                bar.update()
+                if step % 20 == 0:
+                    bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
+                guards.fault_point("sigint", step)
+                guards.fault_point("sigkill", step)
+        return step
+
+    def end_epoch(self, epoch, step, stop, first_new_row, seconds):
+        """Evaluate, save, and (unless a signal cut the epoch short) draw the grid and report. Rows from
+        `first_new_row` on are this session's: only they go to TensorBoard (the others are there)."""
+        self.sess.run(self.built.step.refresh)  # before the evaluation, the checkpoint and the grid
+        evaluated = self.reference is not None and stop.signum is None and epoch % self.eval_every == 0
+        if evaluated:
+            measured = self.reference.measure(self.sess.run(self.built.eval_images))
+            self.rows[-1].update(score=measured["score"][0], fd=measured["fd"])
+        self.saved.save(self.sess, step, self.rows)
+        if evaluated:
+            self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
+        log_scalars(self.writer, self.rows[first_new_row:])
+        if stop.signum is None:
+            self.write_grid(epoch)
+            self.writer.flush()
+            epoch_rows = [r for r in self.rows if r["epoch"] == epoch]
+            print(epoch_line(epoch, self.epochs, step, seconds, epoch_rows), flush=True)
+        self.write_plots()
+
+    def write_grid(self, epoch):
+        step = self.built.step
+        grid = images.grid(self.sess.run(step.samples), *step.grid)
+        path = self.run.grid(epoch)
+        images.save_png(path, grid)
+        if self.writer is not None:
+            h, w = grid.shape
+            image = tf.Summary.Image(height=h, width=w, colorspace=1, encoded_image_string=path.read_bytes())
+            summary = tf.Summary(value=[tf.Summary.Value(tag="samples", image=image)])
+            self.writer.add_summary(summary, epoch * self.steps_per_epoch)
+
+    def write_plots(self):
+        if self.rows:
+            steps = np.array([r["step"] for r in self.rows])
+            images.plot_losses(self.run.losses, steps, {k: np.array([r[k] for r in self.rows]) for k in history.STEP_METRICS})
+        images.save_gif(self.run.progress, list(self.run.grids().values()))
+
+
+def log_scalars(writer, rows):
+    for row in rows:
+        values = [
+            tf.Summary.Value(tag=name, simple_value=row[name])
+            for name in history.STEP_METRICS + history.EVALUATION
+            if not math.isnan(row[name])
+        ]
+        writer.add_summary(tf.Summary(value=values), row["step"])
+
+
+def epoch_line(epoch, epochs, step, seconds, rows):
+    """The console's one line per epoch: time, mean losses, D's mean outputs, and the evaluation."""
+    means = [np.mean([r[k] for r in rows]) if rows else math.nan for k in history.STEP_METRICS]
+    d, g, dx, dgz = means
+    line = f"epoch {epoch:3d}/{epochs}  step {step:7d}  {seconds:6.1f}s  D {d:.3f}  G {g:.3f}  D(x) {dx:.2f}  D(G(z)) {dgz:.2f}"
+    score, fd = (rows[-1]["score"], rows[-1]["fd"]) if rows else (math.nan, math.nan)
+    return line if math.isnan(fd) else f"{line}  score {score:.2f}  FD {fd:.2f}"
+
+
+def main(args, model):
+    """Train or generate. A problem with the input is one line on stderr and exit code 2; training
+    that cannot go on (diverged, a failed save) is one line and exit code 1; Ctrl-C or SIGTERM saves
+    and exits with 130 or 143."""
+    with errors.exit_codes(f"{model.script}.py"):
+        if args.generate:
+            sampling.generate(args, model)
+        else:
+            train(args, model)

@@ -1,0 +1,229 @@
+"""The run folder: its name, its layout, its config.json, and who may write in it.
+
+Every path and file name of a run is defined here and asked for by name everywhere else (the loop,
+`evaluate.py`, `compare.py`, the tests). A run folder is named after the settings that shape what is
+learned, so rerunning a command resumes its run and a changed constant starts a new folder beside it.
+This module does not import TensorFlow, so `compare.py` stays quick.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from common import files
+from common.errors import UsageError
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+OUTPUTS_DIR = REPO_DIR / "outputs"
+
+# Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose
+# config.json predates them: such a run still loads, and resuming it with other settings is refused.
+ADDED_LATER = {"g_average": 0.0}
+
+# Flags that do not change what is learned, so they are left out of the run name.
+NOT_IN_RUN_NAME = {"epochs"}
+
+
+class RunFolder:
+    """The files of one run. Paths only: reading and writing them is the job of the modules that own
+    their content (history, checkpoints, the loop's epoch outputs, evaluate.py)."""
+
+    CONFIG = "config.json"
+    HISTORY = "history.csv"
+    LOSSES = "losses.png"
+    PROGRESS = "progress.gif"
+    LOGS = "logs"  # TensorBoard
+    SAMPLES = "samples"
+    CHECKPOINTS = "checkpoints"
+    BEST = "best"  # checkpoints/best/: the checkpoint with the lowest in-training Fréchet distance
+    BEST_RECORD = "best.json"
+    METRICS = {"latest": "metrics.json", "best": "metrics-best.json"}  # evaluate.py, per checkpoint kind
+    LOCK = ".lock"
+    # What the project writes in a run folder, and all that --fresh removes.
+    OUTPUTS = (CHECKPOINTS, SAMPLES, LOGS, HISTORY, LOSSES, PROGRESS, CONFIG, *METRICS.values())
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.config = self.path / self.CONFIG
+        self.history = self.path / self.HISTORY
+        self.losses = self.path / self.LOSSES
+        self.progress = self.path / self.PROGRESS
+        self.logs = self.path / self.LOGS
+        self.samples = self.path / self.SAMPLES
+        self.checkpoints = self.path / self.CHECKPOINTS
+        self.best = self.checkpoints / self.BEST
+        self.best_record = self.best / self.BEST_RECORD
+
+    def grid(self, epoch):
+        """The sample grid drawn at the end of `epoch`."""
+        return self.samples / f"epoch_{epoch:04d}.png"
+
+    def grids(self):
+        """{epoch: path} of the sample grids on disk, in epoch order."""
+        found = {}
+        for path in self.samples.glob("epoch_*.png"):
+            number = path.stem.removeprefix("epoch_")
+            if number.isdigit():
+                found[int(number)] = path
+        return dict(sorted(found.items()))
+
+    def checkpoint_folder(self, which):
+        """checkpoints/ for "latest", checkpoints/best/ for "best"."""
+        return self.best if which == "best" else self.checkpoints
+
+    def metrics(self, which):
+        """evaluate.py's numbers of the latest or the best checkpoint."""
+        return self.path / self.METRICS[which]
+
+    def start_over(self):
+        """--fresh: remove what the project wrote here, and nothing else."""
+        removed = []
+        for name in self.OUTPUTS:
+            path = self.path / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+            else:
+                continue
+            removed.append(name)
+        if removed:
+            print(f"--fresh: removed {', '.join(removed)} from {self.path}")
+
+
+# ----------------------------------------------------------------------------------- name and config
+
+
+def _short_number(x):
+    mantissa, exponent = f"{x:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def result_shaping(hparams, dataset, steps_per_epoch):
+    """Everything that changes what a run learns: it names the run folder, and a resume must match it."""
+    shaping = {k: v for k, v in hparams.items() if k not in NOT_IN_RUN_NAME}
+    shaping.update(dataset=dataset, steps_per_epoch=steps_per_epoch)
+    return shaping
+
+
+def run_name(args):
+    """`lr3e-4_b128_3f9a1c`: a few readable values, then a hash of everything that shapes the result.
+
+    The epoch count is left out, so raising `--epochs` continues the same run instead of starting a
+    new one; any other edited constant or flag of the model gives a new folder beside the old one.
+    """
+    shaping = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:6]
+    prefix = "" if args.dataset == "mnist" else f"{args.dataset}_"
+    return f"{prefix}lr{_short_number(args.lr)}_b{args.batch_size}_{digest}"
+
+
+def for_args(args, script):
+    """The run folder of a command line: `--out-dir`, or outputs/<script>/<run name>."""
+    return RunFolder(args.out_dir if args.out_dir else OUTPUTS_DIR / script / run_name(args))
+
+
+def point_latest(run):
+    """`outputs/<script>/latest` -> the newest run folder (a relative link, so the tree can move)."""
+    link = run.path.parent / "latest"
+    tmp = run.path.parent / ".latest.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run.path.name)
+        os.replace(tmp, link)
+    except OSError:
+        pass  # a filesystem without links: the folder names still say which run is which
+
+
+def config_record(args, script, steps_per_epoch, tensorflow_version):
+    """What config.json records: enough to sample, evaluate or resume the run without the command line."""
+    return {
+        "script": script,
+        "run_name": run_name(args),
+        "hparams": args.hparams,
+        "dataset": args.dataset,
+        "steps_per_epoch": args.steps_per_epoch,
+        "effective_steps_per_epoch": steps_per_epoch,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
+        "gpu_memory_fraction": args.gpu_memory_fraction,
+        "gpu_allow_growth": args.gpu_allow_growth,
+        "seed": args.seed,
+        "tensorflow": tensorflow_version,
+    }
+
+
+def read_config(run):
+    """A run's config.json ({"hparams": {}} when there is none)."""
+    if not run.config.exists():
+        return {"hparams": {}}
+    try:
+        config = json.loads(run.config.read_text())
+        missing = [key for key in ("hparams", "dataset", "steps_per_epoch") if key not in config]
+        if missing:
+            raise KeyError(missing[0])
+        if config["hparams"]:
+            config["hparams"] = {**ADDED_LATER, **config["hparams"]}
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{run.config} is damaged ({type(e).__name__}: {e}); pass --fresh to start this run over") from None
+    return config
+
+
+def write_config(run, record):
+    files.write_json(run.config, record)
+
+
+def check_same_run(run, args):
+    """Refuse to resume a run folder with settings that would make it a different run."""
+    config = read_config(run)
+    if not config["hparams"]:
+        return
+    saved = result_shaping(config["hparams"], config["dataset"], config["steps_per_epoch"])
+    wanted = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+    diffs = [
+        f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}" for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)
+    ]
+    if diffs:
+        raise UsageError(
+            f"{run.path} holds a run with other settings ({'; '.join(diffs)}); pass --fresh to start it over, "
+            "or leave out --out-dir to get a folder of its own"
+        )
+
+
+def use_run_settings(args, run):
+    """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
+    evaluated) after the constants at the top of the script were edited for the next experiment."""
+    for name, value in read_config(run)["hparams"].items():
+        setattr(args, name, value)
+
+
+class Lock:
+    """Keep a second process off a run folder. An flock is released by the kernel when its process
+    ends however it ends, so a killed run never leaves the folder locked."""
+
+    def __init__(self, run):
+        self.path = run.path / RunFolder.LOCK
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")  # noqa: SIM115 (held open for the whole run)
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            raise UsageError(
+                f"{self.path.parent} is in use by a running training ({holder}); wait for it to finish, or pass another --out-dir"
+            ) from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()

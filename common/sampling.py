@@ -1,0 +1,66 @@
+"""Images from a trained run, without training: `--generate` and `evaluate.py`.
+
+A run is sampled with the settings in its config.json, not the constants currently at the top of the
+script, so a run can still be drawn after the script was edited for the next experiment.
+"""
+
+import numpy as np
+
+from common import checkpoints, files, images, inputs, runs
+from common.errors import UsageError
+from common.session import session_config
+from common.tfcompat import tf
+
+CHUNK = 1000  # images per session.run
+
+
+def generate_images(args, model, run, count, labels=None, which="latest"):
+    """(images float32 [count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest (or best)
+    checkpoint; `labels` (one per image) are the digits asked of a conditional model, balanced digits
+    when None. The noise of chunk i is draw i of the GENERATE stream, so the same call gives the same
+    images."""
+    folder = run.checkpoint_folder(which)
+    if not checkpoints.steps(folder):
+        hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
+        raise UsageError(f"no {which} checkpoint in {folder}{hint}")
+    if labels is None:
+        labels = np.arange(count) % 10
+    graph = tf.Graph()
+    with graph.as_default():
+        size = tf.placeholder(tf.int32, [])
+        chunk = tf.placeholder(tf.int64, [])
+        labels_in = tf.placeholder(tf.int32, [None])
+        fake = model.sample(args, size, inputs.stream_seed(args.seed, inputs.Stream.GENERATE, chunk), labels_in)
+        saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
+    with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
+        checkpoint = checkpoints.restore_latest(sess, saver, folder)
+        parts = []
+        for i, start in enumerate(range(0, count, CHUNK)):
+            n = min(CHUNK, count - start)
+            parts.append(sess.run(fake, {size: n, chunk: i, labels_in: labels[start : start + n]}))
+    return np.concatenate(parts).astype(np.float32), checkpoint.rsplit("/", 1)[-1]
+
+
+def generate(args, model):
+    """Write `args.generate` images from a run's checkpoint: a .npz of floats in [-1, 1] (with the
+    labels, for the conditional model) or a .png grid."""
+    run = runs.for_args(args, model.script)
+    if not checkpoints.steps(run.checkpoints):
+        raise UsageError(
+            f"no checkpoint in {run.checkpoints}: train first (python {model.script}.py with the same settings), "
+            f"or pass --out-dir of a trained run (e.g. outputs/{model.script}/latest)"
+        )
+    runs.use_run_settings(args, run)
+    target = args.to or run.path / f"generated_{args.generate}.npz"
+    labels = None
+    if model.conditional:  # the requested digit, or all ten in turn
+        labels = np.full(args.generate, args.label) if args.label is not None else np.arange(args.generate) % 10
+    out, checkpoint = generate_images(args, model, run, args.generate, labels, args.checkpoint)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() == ".png":
+        images.save_png(target, images.grid(out))
+    else:
+        arrays = {"images": out} if labels is None else {"images": out, "labels": labels.astype(np.uint8)}
+        with files.replacing(target) as tmp:  # Ctrl-C mid-write keeps an earlier file of that name whole
+            np.savez_compressed(tmp, **arrays)
+    print(f"wrote {len(out)} images from {checkpoint} to {target}")
