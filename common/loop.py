@@ -119,9 +119,10 @@ class Trainer:
         (its checkpoint saved), or None."""
         per_epoch, total = self.steps_per_epoch, self.epochs * self.steps_per_epoch
         self.rows = history.read(self.run.history, upto_step=step)
-        if step and step % per_epoch == 0 and not self.run.grid(step // per_epoch).exists():
-            self.write_grid(step // per_epoch)  # the crash came between checkpoint and grid
+        at_epoch_end = step > 0 and step % per_epoch == 0
         if step >= total:
+            if at_epoch_end:
+                self.complete_epoch_end(step // per_epoch, step)
             print(f"{self.run.path}: already trained {step // per_epoch} epochs ({step} steps); raise --epochs to train on")
             return None
         if restored:
@@ -130,8 +131,10 @@ class Trainer:
             print(f"training {self.run.path}: {self.epochs} epochs of {per_epoch} steps")
         self.writer = tf.summary.FileWriter(str(self.run.logs))
         try:
-            if step:
-                self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)  # drop replayed events
+            if step:  # TensorBoard drops the events of steps ≥ this one written before: those replayed now
+                self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step + 1)
+            if at_epoch_end:
+                self.complete_epoch_end(step // per_epoch, step)
             with guards.StopOnSignal() as stop:
                 for epoch in range(step // per_epoch + 1, self.epochs + 1):
                     started, first_row = time.time(), len(self.rows)
@@ -187,18 +190,36 @@ class Trainer:
         self.sess.run(self.built.step.refresh)  # before the evaluation, the checkpoint and the grid
         evaluated = self.reference is not None and stop.signum is None and epoch % self.eval_every == 0
         if evaluated:
-            measured = self.reference.measure(self.sess.run(self.built.eval_images))
-            self.rows[-1].update(score=measured["score"][0], fd=measured["fd"])
+            self.evaluate()
+        log_scalars(self.writer, self.rows[first_new_row:])
+        self.writer.flush()  # before the save: a crash after it replays these steps, and TensorBoard drops the copies
         self.saved.save(self.sess, step, self.rows)
         if evaluated:
             self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
-        log_scalars(self.writer, self.rows[first_new_row:])
         if stop.signum is None:
             self.write_grid(epoch)
             self.writer.flush()
             epoch_rows = [r for r in self.rows if r["epoch"] == epoch]
             print(epoch_line(epoch, self.epochs, step, seconds, epoch_rows), flush=True)
         self.write_plots()
+
+    def evaluate(self):
+        """Score and FD of the weight average, into the last row of the history."""
+        measured = self.reference.measure(self.sess.run(self.built.eval_images))
+        self.rows[-1].update(score=measured["score"][0], fd=measured["fd"])
+
+    def complete_epoch_end(self, epoch, step):
+        """What the end of `epoch` left undone when a signal or a crash cut it short after its
+        checkpoint: the grid, and the evaluation (a signal on the epoch's last step skips it)."""
+        if not self.run.grid(epoch).exists():
+            self.write_grid(epoch)
+        due = self.reference is not None and epoch % self.eval_every == 0
+        if due and self.rows and self.rows[-1]["step"] == step and math.isnan(self.rows[-1]["fd"]):
+            self.evaluate()
+            history.write(self.run.history, self.rows)
+            self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
+            if self.writer is not None:
+                log_scalars(self.writer, self.rows[-1:], history.EVALUATION)
 
     def write_grid(self, epoch):
         step = self.built.step
@@ -218,13 +239,9 @@ class Trainer:
         images.save_gif(self.run.progress, list(self.run.grids().values()))
 
 
-def log_scalars(writer, rows):
+def log_scalars(writer, rows, names=history.STEP_METRICS + history.EVALUATION):
     for row in rows:
-        values = [
-            tf.Summary.Value(tag=name, simple_value=row[name])
-            for name in history.STEP_METRICS + history.EVALUATION
-            if not math.isnan(row[name])
-        ]
+        values = [tf.Summary.Value(tag=name, simple_value=row[name]) for name in names if not math.isnan(row[name])]
         writer.add_summary(tf.Summary(value=values), row["step"])
 
 

@@ -4,10 +4,12 @@ traceback, and nothing written to the run folder."""
 import dataclasses
 import gzip
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from helpers import TINY_FC, run_main, write_idx
+from helpers import REPO, TINY_FC, run_main, write_idx
 
 import gan_fc
 from common import data
@@ -173,13 +175,27 @@ def test_bad_values_that_need_the_data_or_a_run(tmp_path, tiny_mnist, capsys):
     cases = [
         (
             gan_fc,
-            ["--data-dir", tiny_mnist, "--out-dir", tmp_path / "a", "--batch-size", "5000"],
+            ["--data-dir", tiny_mnist, "--out-dir", tmp_path / "a", "--batch-size", "4097"],
             "larger than the 4096 training images",
         ),
-        (gan_fc, ["--out-dir", tmp_path / "b", "--generate", "5"], "no checkpoint in"),
         (gan_cdcgan, ["--generate", "5", "--label", "10"], "a digit 0–9"),
     ]
     for module, argv, words in cases:
         assert run_main(module, argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and words in err, err
+
+
+def test_bad_data_is_one_line_and_exit_2_without_traceback(tmp_path):
+    """As a user sees it: a real process, an HTML page where the images should be."""
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes(b"<html><body>404 Not Found</body></html>")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "gan_fc.py"), "--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "HTML" in lines[0] and "train-images-idx3-ubyte.gz" in lines[0], result.stderr

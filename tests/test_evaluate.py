@@ -146,12 +146,13 @@ def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(
     assert json.loads((out / "metrics-best.json").read_text())["checkpoint"] == f"ckpt-{best['step']}"
 
 
-def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_classifier_dir, monkeypatch):
+@pytest.mark.parametrize("stop_at", [15, 20])  # mid-epoch, and an epoch's last step (its evaluation happens on resume)
+def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_classifier_dir, monkeypatch, stop_at):
     monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     assert _train_with_eval(straight, tiny_mnist) == 0
     with monkeypatch.context() as mp:
-        mp.setenv(guards.FAULT_ENV, "sigint@15")
+        mp.setenv(guards.FAULT_ENV, f"sigint@{stop_at}")
         assert _train_with_eval(interrupted, tiny_mnist) == 130
     assert _train_with_eval(interrupted, tiny_mnist) == 0
     assert read_history(interrupted) == read_history(straight)  # the evaluations too

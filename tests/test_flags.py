@@ -48,9 +48,3 @@ def test_conv_script_ranges(capsys, script, argv):
     with pytest.raises(SystemExit) as e:
         flags.parse("test", module.HPARAMS, argv, conditional=module.MODEL.conditional)
     assert e.value.code == 2 and argv[0] in capsys.readouterr().err
-
-
-def test_label_on_a_model_without_labels(capsys):
-    with pytest.raises(SystemExit) as e:
-        parse("--generate", "4", "--label", "3")
-    assert e.value.code == 2 and "not conditional" in capsys.readouterr().err
