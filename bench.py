@@ -30,7 +30,6 @@ What it prints per model, and how each figure is obtained:
 
 import argparse
 import importlib
-import json
 import os
 import platform
 import resource
@@ -41,7 +40,8 @@ import time
 _T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
-from common import flags, gan, history, loop, ops  # noqa: E402
+from common import errors, files, flags, gan, history, loop, ops  # noqa: E402
+from common.errors import UsageError  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
@@ -270,7 +270,7 @@ def machine_line(config):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
     parser.add_argument("--steps", type=flags.positive_int, default=20, help="timed steps per repeat")
     parser.add_argument("--repeats", type=flags.positive_int, default=3)
@@ -281,8 +281,15 @@ def main(argv=None):
     parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
     parser.add_argument("--no-classic-style", action="store_true", help="skip the classic-style comparison")
     parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
-    parser.add_argument("--json", type=str, help="also write the results here")
+    parser.add_argument("--json", type=flags.path, help="also write the results here")
     args = parser.parse_args(argv)
+    if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
+        parser.error(f"--json {args.json}: name a file in an existing folder")
+    with errors.exit_codes("bench.py"):
+        return _bench(args)
+
+
+def _bench(args):
 
     config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
     machine = machine_line(config)
@@ -332,8 +339,10 @@ def main(argv=None):
         for kind, ms, share in row.get("top_ops", []):
             print(f"    {kind:32s} {ms:8.1f} ms  {share:5.1%}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        try:
+            files.write_json(args.json, results)
+        except OSError as e:
+            raise UsageError(f"cannot write --json {args.json} ({e.strerror})") from None
     return results
 
 

@@ -23,21 +23,27 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common import files, history, images, runs  # noqa: E402
+from common import errors, files, flags, history, images, runs  # noqa: E402
+from common.errors import UsageError  # noqa: E402
 
 
 def describe(run, which="latest", epoch=None):
     """What the picture and the table show of one run at `epoch` (None: its last epoch, or its best
     with `which` "best"); None before its first epoch's grid. A run that has no grid of `epoch` (it
     did not train that far) is described with `grid` None."""
-    config = json.loads(run.config.read_text())
+    config = runs.read_config(run)
     grids = run.grids()
     if not grids:
         return None
     evaluations = history.evaluations(history.read(run.history))
     if epoch is None:
         epoch = max(grids)
-        if which == "best" and evaluations:
+        if which == "best":
+            if not evaluations:
+                raise UsageError(
+                    f"{run.path} has no evaluations during training (trained with --eval-every 0?), so no best epoch; "
+                    "leave out --checkpoint best, or pass --epochs"
+                )
             epoch = min(evaluations, key=lambda e: e[2])[0]
     source, score, fd = "none", math.nan, math.nan
     for evaluated_epoch, evaluated_score, evaluated_fd in evaluations:
@@ -46,8 +52,7 @@ def describe(run, which="latest", epoch=None):
     # evaluate.py's numbers (10k samples) when they are of this very checkpoint
     step = epoch * config.get("effective_steps_per_epoch", 0)
     for kind in runs.RunFolder.METRICS:
-        path = run.metrics(kind)
-        saved = json.loads(path.read_text()) if path.exists() else {}
+        saved = _read_metrics(run.metrics(kind))
         if saved.get("checkpoint") == f"ckpt-{step}":
             score, fd, source = saved["score"][0], saved["fd"], f"evaluate.py, {saved['samples'] // 1000}k samples"
     return {
@@ -59,6 +64,37 @@ def describe(run, which="latest", epoch=None):
         "source": source,
         "curve": evaluations,
     }
+
+
+def _read_metrics(path):
+    """evaluate.py's record of one checkpoint ({} when there is none)."""
+    if not path.exists():
+        return {}
+    try:
+        saved = json.loads(path.read_text())
+        number = (int, float)
+        score = saved.get("score") if isinstance(saved, dict) else None
+        if not (
+            isinstance(saved.get("checkpoint"), str)
+            and isinstance(saved.get("fd"), number)
+            and isinstance(saved.get("samples"), int)
+            and isinstance(score, list)
+            and score
+            and isinstance(score[0], number)
+        ):
+            raise ValueError("fields missing or of the wrong kind")
+    except (OSError, ValueError, AttributeError) as e:
+        raise UsageError(f"{path} is damaged ({type(e).__name__}); delete it and run evaluate.py on the run again") from None
+    return saved
+
+
+def _read_grid(path):
+    try:
+        return images.read_png(path)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UsageError(
+            f"{path} is damaged ({type(e).__name__}); delete it (that epoch then shows as missing) or restore it"
+        ) from None
 
 
 def epoch_list(text):
@@ -98,7 +134,7 @@ def draw(table_rows, path, curves):
                 ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}", fontsize=8)
                 ax.text(0.5, 0.5, f"no grid of epoch {cell['epoch']}", ha="center", transform=ax.transAxes)
                 continue
-            ax.imshow(images.read_png(cell["grid"]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.imshow(_read_grid(cell["grid"]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}  score {cell['score']:.2f}  FD {cell['fd']:.1f}", fontsize=8)
     if curves:
         ax = fig.add_subplot(grid_spec[m, :])
@@ -123,13 +159,23 @@ def draw(table_rows, path, curves):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders")
+    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser.add_argument("runs", nargs="+", type=flags.path, help="run folders")
     parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
     parser.add_argument("--curves", action="store_true", help="add the FD-per-epoch curves from training")
     parser.add_argument("--epochs", type=epoch_list, help="e.g. 1,3,5,last: one row of grids per epoch")
-    parser.add_argument("--out", type=Path, default=Path("outputs/compare.png"), help="the picture (default outputs/compare.png)")
+    parser.add_argument(
+        "--out", type=flags.path, default=Path("outputs/compare.png"), help="the picture (default outputs/compare.png)"
+    )
     args = parser.parse_args(argv)
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder; name a file, e.g. {args.out / 'compare.png'}")
+    if args.out.suffix.lower().lstrip(".") not in formats:
+        parser.error(
+            f"--out {args.out}: matplotlib cannot write {args.out.suffix or 'a file without extension'}; use .png, .pdf or .svg"
+        )
     folders, seen = [], set()
     for path in args.runs:
         run = runs.RunFolder(path)
@@ -142,14 +188,18 @@ def main(argv=None):
         parser.error(f"none of these is a run folder (no {runs.RunFolder.CONFIG}); pass e.g. outputs/gan_dcgan/*")
     if args.epochs and args.checkpoint == "best":
         parser.error("--epochs names the epochs to show; leave out --checkpoint best")
-    table_rows = [[describe(run, args.checkpoint, epoch) for run in folders] for epoch in args.epochs or [None]]
-    for run, row in zip(folders, table_rows[0], strict=True):
-        if row is None:
-            parser.error(f"{run.path} has no sample grids yet; train it first")
-    rows = [cell for cells in table_rows for cell in cells]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    draw(table_rows, args.out, args.curves)
-    files.write_text(args.out.with_suffix(".md"), table(rows, markdown=True) + "\n")
+    with errors.exit_codes("compare.py"):
+        table_rows = [[describe(run, args.checkpoint, epoch) for run in folders] for epoch in args.epochs or [None]]
+        for run, row in zip(folders, table_rows[0], strict=True):
+            if row is None:
+                parser.error(f"{run.path} has no sample grids yet; train it first")
+        rows = [cell for cells in table_rows for cell in cells]
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            draw(table_rows, args.out, args.curves)
+            files.write_text(args.out.with_suffix(".md"), table(rows, markdown=True) + "\n")
+        except OSError as e:
+            raise UsageError(f"cannot write {args.out} ({e.strerror}); pass --out in a writable folder") from None
     print(table(rows))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return rows

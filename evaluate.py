@@ -16,32 +16,40 @@ the distance between 10,000 training images and the test set.
 
 import argparse
 import importlib
-from pathlib import Path
 
 import numpy as np
 
 from common import data, errors, files, flags, quality, runs, sampling
+from common.errors import UsageError
+
+SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 
 
-def evaluate_run(run, count, references, which="latest"):
-    """The numbers of one run's latest (or best) checkpoint, also written to its metrics file."""
+def evaluate_run(run, count, references, which="latest", draw_from="average"):
+    """The numbers of one run's latest (or best) checkpoint, also written to its metrics file (not
+    for `draw_from` "g": the same checkpoint drawn by G itself, for comparison, is only printed)."""
     config = runs.read_config(run)
+    if config.get("script") not in SCRIPTS:
+        raise UsageError(f"{run.config} names no script of this project ({config.get('script')!r}); restore it from a copy")
     module = importlib.import_module(config["script"])
     model = module.MODEL
     args = flags.parse(model.script, module.HPARAMS, [], conditional=model.conditional)
     runs.use_run_settings(args, run)
+    if draw_from == "g":
+        args.g_average = 0.0  # sample builds G itself, whose weights the checkpoint holds beside the average
     key = (config["dataset"], config.get("data_dir"))
     if key not in references:
         references[key] = quality.Reference(*key)
     labels = np.arange(count) % 10 if model.conditional else None
     fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which)
     row = {
-        "run": f"{model.script}/{run.path.resolve().name}",
+        "run": f"{model.script}/{run.path.resolve().name}" + (" (G itself)" if draw_from == "g" else ""),
         "checkpoint": checkpoint,
         "samples": count,
         **references[key].measure(fake, labels),
     }
-    files.write_json(run.metrics(which), row)
+    if draw_from == "average":
+        files.write_json(run.metrics(which), row)
     return row
 
 
@@ -64,12 +72,18 @@ def format_table(rows, floor=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="*", type=Path, help="run folders (outputs/<script>/<run name>)")
+    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser.add_argument("runs", nargs="*", type=flags.path, help="run folders (outputs/<script>/<run name>)")
     parser.add_argument("--samples", type=flags.positive_int, default=10000, help="images per run (default 10,000)")
     parser.add_argument("--real", action="store_true", help="add the real data's row (score, floor F0)")
     parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by FD in training")
     parser.add_argument("--dataset", choices=sorted(data.DATASETS), default="mnist", help="for --real without runs")
+    parser.add_argument(
+        "--draw-from",
+        choices=["average", "g"],
+        default="average",
+        help="the weight average of G (as the scripts draw, the default), or G itself on the same checkpoint (printed only)",
+    )
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
         parser.error("name at least one run folder, or --real")
@@ -81,7 +95,7 @@ def main(argv=None):
     floor = None
     with errors.exit_codes("evaluate.py"):
         for run in folders:
-            rows.append(evaluate_run(run, args.samples, references, args.checkpoint))
+            rows.append(evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from))
         if args.real:
             keys = sorted(references) or [(args.dataset, None)]
             for key in keys:

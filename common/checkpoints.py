@@ -121,15 +121,31 @@ class Checkpoints:
         self.last_saved = step
         guards.fault_point("sigkill-after-checkpoint", step)
 
+    def best_so_far(self):
+        """The record of checkpoints/best/ ({"step", "epoch", "fd", "score"}), or None before the first
+        evaluation. Read before training starts, so a damaged record costs no training time."""
+        record = self.run.best_record
+        if not record.exists():
+            return None
+        try:
+            best = json.loads(record.read_text())
+            float(best["fd"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UsageError(
+                f"{record} is damaged ({type(e).__name__}); delete the folder {self.run.best} and run again: training "
+                "resumes, and the best checkpoint is chosen anew from the next evaluation on"
+            ) from None
+        return best
+
     def keep_if_best(self, sess, step, epoch, score, fd):
         """Copy this step's checkpoint to checkpoints/best/ when its Fréchet distance is the lowest yet."""
-        record = self.run.best_record
-        if record.exists() and json.loads(record.read_text())["fd"] <= fd:
+        best = self.best_so_far()
+        if best is not None and best["fd"] <= fd:
             return
         self.run.best.mkdir(exist_ok=True)
         old = [p for p in self.run.best.glob("ckpt-*") if not p.name.startswith(f"ckpt-{step}.")]
         self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
-        files.write_json(record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
+        files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
         for path in old:
             path.unlink()
 

@@ -2,10 +2,12 @@
 
 A `UsageError` is the user's input (a flag, a folder, a data file): one line saying what to do, exit
 code 2. `TrainingFailed` is training that cannot go on (it diverged, a save failed): one line saying
-what was kept, exit code 1.
+what was kept, exit code 1, as for a file that could not be written. Ctrl-C outside training: one
+line, exit code 130.
 """
 
 import contextlib
+import os
 import sys
 
 
@@ -29,3 +31,25 @@ def exit_codes(program):
     except TrainingFailed as e:
         print(f"{program}: stopped: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    except OSError as e:  # a write that failed outside the training loop (which names what it kept itself)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"{program}: failed: {where}{e.strerror or e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:  # Ctrl-C outside training (which saves and exits 130 itself): nothing half-written stays
+        print(f"\n{program}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def quiet_interrupts():
+    """Ctrl-C before a program's main runs — while TensorFlow loads, which takes seconds — ends it
+    with one line and exit code 130 instead of an import traceback. Other errors are untouched."""
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        if issubclass(kind, KeyboardInterrupt):
+            print("\ninterrupted", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(130)
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook

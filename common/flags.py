@@ -2,21 +2,28 @@
 
 Each script's UPPERCASE constants are its hyperparameters; `parse` turns every one into a flag
 (`BATCH_SIZE` -> `--batch-size`) with the constant as default, so editing the file and passing a flag
-are the same thing. Values out of range are argparse errors (one line, exit code 2).
+are the same thing. Values out of range — NaN and infinities included — are argparse errors (one
+line naming the range, exit code 2).
 """
 
 import argparse
+import math
 from pathlib import Path
 
 from common.data import DATASETS
+
+INT_MAX = 2**31 - 1  # counts and sizes: what TensorFlow's int32 shapes hold
+SEED_MAX = 2**63 - 1  # seeds: the int64 of the stateless random ops
 
 
 def _number(kind, low=None, high=None, low_open=False, high_open=False, what="a number"):
     def convert(text):
         try:
             value = kind(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if kind is float and not math.isfinite(value):  # nan, inf, and 1e400 (which reads as inf)
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number: must be {what}")
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high:
@@ -27,8 +34,9 @@ def _number(kind, low=None, high=None, low_open=False, high_open=False, what="a 
     return convert
 
 
-positive_int = _number(int, low=1, what="a whole number ≥ 1")
-nonnegative_int = _number(int, low=0, what="a whole number ≥ 0")
+positive_int = _number(int, low=1, high=INT_MAX, what="a whole number from 1 to 2^31 − 1")
+nonnegative_int = _number(int, low=0, high=INT_MAX, what="a whole number from 0 to 2^31 − 1")
+seed = _number(int, low=0, high=SEED_MAX, what="a whole number from 0 to 2^63 − 1")
 nonnegative_float = _number(float, low=0, what="a number ≥ 0")
 positive_float = _number(float, low=0, low_open=True, what="a number > 0")
 unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in [0, 1)")
@@ -36,7 +44,7 @@ fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]
 
 # Hyperparameters whose range is not the default for their type (int: ≥ 1, float: > 0).
 RANGES = {
-    "SEED": nonnegative_int,
+    "SEED": seed,
     "BETA1": unit_interval,
     "LABEL_SMOOTHING": unit_interval,
     "DROPOUT": unit_interval,
@@ -72,6 +80,17 @@ def _converter(name, default):
     return str
 
 
+def path(text):
+    """A file or folder named on the command line: `~` expanded (a quoted `~/runs` reaches us as is),
+    and an empty name refused — an unset shell variable must never mean "the current folder"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty (an unset shell variable?): name a file or folder")
+    return Path(text).expanduser()
+
+
+path.__name__ = "path"
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: what is wrong and where to look, without the usage block."""
 
@@ -92,8 +111,8 @@ def build_parser(description, hparams, conditional=False):
             group.add_argument(flag, type=_converter(name, default), default=default, metavar=kind, help=f"{name} = {default}")
     run = parser.add_argument_group("run")
     run.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
-    run.add_argument("--data-dir", type=Path, help="folder with the four IDX files (default: search, see README)")
-    run.add_argument("--out-dir", type=Path, help="run folder (default: outputs/<script>/<run name>)")
+    run.add_argument("--data-dir", type=path, help="folder with the four IDX files (default: search, see README)")
+    run.add_argument("--out-dir", type=path, help="run folder (default: outputs/<script>/<run name>)")
     run.add_argument("--fresh", action="store_true", help="start over: delete this run's checkpoints and outputs")
     run.add_argument("--steps-per-epoch", type=positive_int, help="cap on steps per epoch, for quick runs")
     run.add_argument("--gpu-memory-fraction", type=fraction, default=0.8, help="share of GPU memory to reserve")
@@ -107,8 +126,8 @@ def build_parser(description, hparams, conditional=False):
     )
     gen = parser.add_argument_group("generate (no training)")
     gen.add_argument("--generate", type=positive_int, metavar="N", help="write N images from the latest checkpoint")
-    gen.add_argument("--to", type=Path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
-    gen.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by Fréchet distance")
+    gen.add_argument("--to", type=path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
+    gen.add_argument("--checkpoint", choices=["latest", "best"], help="latest (the default), or best by Fréchet distance")
     if conditional:
         gen.add_argument("--label", type=_number(int, 0, 9, what="a digit 0–9"), help="draw only this digit")
     else:  # accepted only to say where it belongs
@@ -125,6 +144,9 @@ def parse(description, hparams, argv=None, conditional=False):
         parser.error("--label: this model is not conditional; gan_cdcgan.py draws a chosen digit")
     if args.label is not None and args.generate is None:
         parser.error("--label goes with --generate N")
+    if args.checkpoint is not None and args.generate is None:
+        parser.error("--checkpoint goes with --generate N (training always resumes from the latest checkpoint)")
+    args.checkpoint = args.checkpoint or "latest"
     if args.to is not None:
         if args.generate is None:
             parser.error("--to goes with --generate N")

@@ -35,7 +35,8 @@ class StopOnSignal:
 
 
 def fault_point(point, step):
-    """Test hook: with GAN_FAULT=<point>@<step> the process signals itself there — SIGINT for
-    `sigint`, and for the `sigkill…` points a SIGKILL, which no handler sees: a real crash."""
+    """Test hook: with GAN_FAULT=<point>@<step> the process signals itself there — SIGINT for the
+    `sigint…` points (Ctrl-C), and for the `sigkill…` points a SIGKILL, which no handler sees: a real
+    crash."""
     if os.environ.get(FAULT_ENV) == f"{point}@{step}":
-        os.kill(os.getpid(), signal.SIGINT if point == "sigint" else signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGINT if point.startswith("sigint") else signal.SIGKILL)

@@ -9,6 +9,7 @@ import csv
 import math
 
 from common import files
+from common.errors import UsageError
 
 STEP_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # what every training step records
 EVALUATION = ("score", "fd")  # filled on the last step of an evaluated epoch, empty elsewhere
@@ -38,14 +39,21 @@ def read(path, upto_step=None):
     the steps replayed from the last checkpoint must not be written twice."""
     if not path.exists():
         return []
-    with open(path, newline="") as f:
-        records = list(csv.DictReader(f))
     rows = []
-    for record in records:
-        values = {name: float(record[name]) if record.get(name) else math.nan for name in COLUMNS}
-        values["step"], values["epoch"] = int(values["step"]), int(values["epoch"])
-        if upto_step is None or values["step"] <= upto_step:
-            rows.append(values)
+    try:
+        with open(path, newline="") as f:
+            for line, record in enumerate(csv.DictReader(f), start=2):
+                values = {name: float(record[name]) if record.get(name) else math.nan for name in COLUMNS}
+                if math.isnan(values["step"]) or math.isnan(values["epoch"]):
+                    raise ValueError(f"line {line} has no step or epoch")
+                values["step"], values["epoch"] = int(values["step"]), int(values["epoch"])
+                if upto_step is None or values["step"] <= upto_step:
+                    rows.append(values)
+    except (OSError, ValueError, TypeError, csv.Error) as e:
+        raise UsageError(
+            f"{path} is damaged ({e}); restore it from a copy, or move it away: the run then goes on with a "
+            "history that starts where it resumes"
+        ) from None
     return rows
 
 

@@ -57,10 +57,14 @@ def build(args, model, image_shape, label_shape, steps_per_epoch):
     return TrainingGraph(graph, step, saver, finite, checkpoint_bytes, initialize, load_data, eval_images)
 
 
-def prepare_folder(run):
-    """Create the run folder and prove it writable before any training time is spent."""
+def prepare_folder(run, *subfolders):
+    """Create the run folder (and `subfolders`) and prove it writable before any training time is spent."""
+    if run.path.is_symlink() and not run.path.exists():
+        raise UsageError(
+            f"{run.path} is a link to {run.path.readlink()}, which does not exist; fix the link or pass another --out-dir"
+        )
     try:
-        for folder in (run.path, run.checkpoints, run.samples):
+        for folder in (run.path, *subfolders):
             folder.mkdir(parents=True, exist_ok=True)
         probe = run.path / ".write-test"
         probe.write_text("ok")
@@ -72,6 +76,7 @@ def prepare_folder(run):
 def train(args, model):
     run = runs.for_args(args, model.script)
     raw_images, raw_labels = data.load(args.dataset, "train", args.data_dir)
+    guards.fault_point("sigint-loading", 0)
     if args.batch_size > len(raw_images):
         raise UsageError(
             f"--batch-size {args.batch_size} is larger than the {len(raw_images)} training images; use at most {len(raw_images)}"
@@ -81,24 +86,27 @@ def train(args, model):
     with runs.Lock(run):
         if args.fresh:
             run.start_over()
-            prepare_folder(run)
+        prepare_folder(run, run.checkpoints, run.samples)
         runs.check_same_run(run, args)
         train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)
         del raw_images, raw_labels
         built = build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
         checkpoints.check_free_space(run, built.checkpoint_bytes)
-        runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
-        if args.out_dir is None:
-            runs.point_latest(run)
         with tf.Session(graph=built.graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
             sess.run(built.initialize)
             built.load_data(sess, train_images, train_labels)
             del train_images, train_labels  # the host copy: the data set now lives in the graph's variables
             saved = checkpoints.Checkpoints(run, built.saver, built.finite)
-            restored = saved.restore(sess)
+            restored = saved.restore(sess)  # a checkpoint of another model is refused here, config.json untouched
+            saved.best_so_far()  # a damaged best.json is named now, not after an epoch of training
             step = int(sess.run(tf.train.get_global_step(built.graph)))
+            rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice
+            if step < args.epochs * steps_per_epoch:  # there is training to do: this is the newest run
+                runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
+                if args.out_dir is None:
+                    runs.point_latest(run)
             reference = quality.Reference(args.dataset, args.data_dir) if args.eval_every else None
-            trainer = Trainer(sess, built, run, saved, steps_per_epoch, args.epochs, reference, args.eval_every)
+            trainer = Trainer(sess, built, run, saved, rows, steps_per_epoch, args.epochs, reference, args.eval_every)
             stopped_by = trainer.train(step, restored)
     if stopped_by is not None:
         raise SystemExit(128 + stopped_by)
@@ -107,18 +115,17 @@ def train(args, model):
 class Trainer:
     """One session's training of one run: the steps of each epoch, then the epoch's end."""
 
-    def __init__(self, sess, built, run, saved, steps_per_epoch, epochs, reference, eval_every):
+    def __init__(self, sess, built, run, saved, rows, steps_per_epoch, epochs, reference, eval_every):
         self.sess, self.built, self.run, self.saved = sess, built, run, saved
+        self.rows = rows  # history.csv, in memory, up to the restored step
         self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
         self.reference, self.eval_every = reference, eval_every
-        self.rows = []  # history.csv, in memory
         self.writer = None  # TensorBoard
 
     def train(self, step, restored):
         """Train from `step` to the last epoch; return the number of the signal that stopped it early
         (its checkpoint saved), or None."""
         per_epoch, total = self.steps_per_epoch, self.epochs * self.steps_per_epoch
-        self.rows = history.read(self.run.history, upto_step=step)
         at_epoch_end = step > 0 and step % per_epoch == 0
         if step >= total:
             if at_epoch_end:
@@ -129,7 +136,10 @@ class Trainer:
             print(f"resuming {self.run.path} at epoch {step // per_epoch + 1}, step {step} (from {restored.rsplit('/', 1)[-1]})")
         else:
             print(f"training {self.run.path}: {self.epochs} epochs of {per_epoch} steps")
-        self.writer = tf.summary.FileWriter(str(self.run.logs))
+        try:
+            self.writer = tf.summary.FileWriter(str(self.run.logs))
+        except (OSError, tf.errors.OpError) as e:
+            raise TrainingFailed(f"cannot write TensorBoard's files in {self.run.logs} ({checkpoints.first_line(e)})") from None
         try:
             if step:  # TensorBoard drops the events of steps ≥ this one written before: those replayed now
                 self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step + 1)
@@ -139,7 +149,13 @@ class Trainer:
                 for epoch in range(step // per_epoch + 1, self.epochs + 1):
                     started, first_row = time.time(), len(self.rows)
                     step = self.run_steps(epoch, step, stop)
-                    self.end_epoch(epoch, step, stop, first_row, time.time() - started)
+                    try:
+                        self.end_epoch(epoch, step, stop, first_row, time.time() - started)
+                    except (OSError, tf.errors.OpError) as e:
+                        raise TrainingFailed(
+                            f"writing the end of epoch {epoch} in {self.run.path} failed ({checkpoints.first_line(e)}); "
+                            f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
+                        ) from None
                     if stop.signum is not None:
                         done = step - (epoch - 1) * per_epoch
                         print(

@@ -79,8 +79,26 @@ class RunFolder:
         """evaluate.py's numbers of the latest or the best checkpoint."""
         return self.path / self.METRICS[which]
 
+    def made_by_this_project(self):
+        """Whether this folder holds a run of ours: our config.json, or our checkpoints (a run whose
+        config.json was lost). A folder named by mistake (`--out-dir .`) holds neither."""
+        try:
+            config = json.loads(self.config.read_text())
+            if isinstance(config, dict) and isinstance(config.get("script"), str) and "hparams" in config:
+                return True
+        except (OSError, ValueError):
+            pass
+        return any(self.checkpoints.glob("ckpt-*.index"))
+
     def start_over(self):
-        """--fresh: remove what the project wrote here, and nothing else."""
+        """--fresh: remove what the project wrote here, and nothing else, and only in a run folder of
+        ours (empty folders of ours, made just now, hold nothing to remove)."""
+        ours = [self.path / name for name in self.OUTPUTS if (self.path / name).exists()]
+        if any(p.is_file() or any(p.iterdir()) for p in ours) and not self.made_by_this_project():
+            raise UsageError(
+                f"--fresh: {self.path} is not a run folder of this project (no config.json of ours, no checkpoints), "
+                "so nothing in it is removed; pass --out-dir of a run folder, or a new folder"
+            )
         removed = []
         for name in self.OUTPUTS:
             path = self.path / name
@@ -167,8 +185,13 @@ def read_config(run):
             raise KeyError(missing[0])
         if config["hparams"]:
             config["hparams"] = {**ADDED_LATER, **config["hparams"]}
+        if not isinstance(config["hparams"], dict):
+            raise TypeError("hparams is not a mapping")
     except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"{run.config} is damaged ({type(e).__name__}: {e}); pass --fresh to start this run over") from None
+        raise UsageError(
+            f"{run.config} is damaged ({type(e).__name__}: {e}); restore it from a copy: it records the run's settings "
+            "(not --fresh, which would delete the run)"
+        ) from None
     return config
 
 
@@ -197,7 +220,21 @@ def use_run_settings(args, run):
     """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
     evaluated) after the constants at the top of the script were edited for the next experiment."""
     for name, value in read_config(run)["hparams"].items():
+        if name not in args.hparams or not _fits(value, args.hparams[name]):
+            raise UsageError(
+                f"{run.config} says {name} = {value!r}, which this script cannot use (edited by hand?); "
+                "restore it from a copy: it records the run's settings"
+            )
         setattr(args, name, value)
+
+
+def _fits(value, default):
+    """Whether a value read from config.json can stand where the script's constant stands."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 class Lock:

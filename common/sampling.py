@@ -6,7 +6,7 @@ script, so a run can still be drawn after the script was edited for the next exp
 
 import numpy as np
 
-from common import checkpoints, files, images, inputs, runs
+from common import checkpoints, files, guards, images, inputs, runs
 from common.errors import UsageError
 from common.session import session_config
 from common.tfcompat import tf
@@ -38,7 +38,22 @@ def generate_images(args, model, run, count, labels=None, which="latest"):
         for i, start in enumerate(range(0, count, CHUNK)):
             n = min(CHUNK, count - start)
             parts.append(sess.run(fake, {size: n, chunk: i, labels_in: labels[start : start + n]}))
+            guards.fault_point("sigint-generate", i)
     return np.concatenate(parts).astype(np.float32), checkpoint.rsplit("/", 1)[-1]
+
+
+def check_writable(target):
+    """Refuse a target that cannot be written before any image is drawn: a folder, or a place where
+    no file can be created."""
+    if target.is_dir():
+        raise UsageError(f"--to {target} is a folder; name a file, e.g. {target / 'digits.png'}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = target.with_name(f".{target.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write {target} ({e.strerror}); name a file in a writable folder") from None
 
 
 def generate(args, model):
@@ -52,15 +67,16 @@ def generate(args, model):
         )
     runs.use_run_settings(args, run)
     target = args.to or run.path / f"generated_{args.generate}.npz"
+    check_writable(target)
     labels = None
     if model.conditional:  # the requested digit, or all ten in turn
         labels = np.full(args.generate, args.label) if args.label is not None else np.arange(args.generate) % 10
     out, checkpoint = generate_images(args, model, run, args.generate, labels, args.checkpoint)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))
     else:
         arrays = {"images": out} if labels is None else {"images": out, "labels": labels.astype(np.uint8)}
         with files.replacing(target) as tmp:  # Ctrl-C mid-write keeps an earlier file of that name whole
             np.savez_compressed(tmp, **arrays)
+            guards.fault_point("sigint-writing", 0)
     print(f"wrote {len(out)} images from {checkpoint} to {target}")

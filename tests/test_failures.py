@@ -1,0 +1,355 @@
+"""Every failure as a new user meets it, through the real entry points in a real process: one line on
+stderr, the documented exit code (2 bad input, 1 a failure, 130 Ctrl-C), and every file that existed
+before left as it was. Faults that need a mock (a disk that fills mid-write) run the script's main in
+this process instead."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import REPO, TINY_FC, run_main
+
+import gan_fc
+from common import checkpoints, guards, images, runs
+from common.tfcompat import tf
+
+TRAIN = [*TINY_FC, "--steps-per-epoch", "3", "--epochs", "2"]
+
+
+def run(program, *argv, cwd=None, env=None, timeout=180):
+    """(exit code, stderr lines, stdout) of `python program argv…`."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / program), *map(str, argv)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return result.returncode, result.stderr.strip().splitlines(), result.stdout
+
+
+def snapshot(folder):
+    """{relative path: content hash} of every file under `folder` (the run lock aside: it records the pid)."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def assert_one_line(code, err, expected_code, *words):
+    assert code == expected_code, err
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0] and all(w in err[0] for w in words), err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny gan_fc run of 2 evaluated epochs on the shipped MNIST, trained in a real process."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    code, err, _ = run("gan_fc.py", *TRAIN, "--eval-every", "1", "--out-dir", out)
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+# ------------------------------------------------------------------------------- flags (exit 2)
+BAD_NUMBERS = [
+    (["--lr", "nan"], ["--lr", "finite"]),
+    (["--lr", "inf"], ["--lr", "finite"]),
+    (["--lr", "1e400"], ["--lr", "finite"]),
+    (["--beta1", "nan"], ["--beta1", "finite"]),
+    (["--g-average", "nan"], ["--g-average", "finite"]),
+    (["--gpu-memory-fraction", "nan"], ["--gpu-memory-fraction", "finite"]),
+    (["--seed", "99999999999999999999"], ["--seed", "2^63"]),
+    (["--batch-size", "99999999999"], ["--batch-size", "2^31"]),
+    (["--out-dir", ""], ["--out-dir", "empty"]),
+    (["--out-dir", "", "--fresh"], ["--out-dir", "empty"]),
+    (["--checkpoint", "best"], ["--checkpoint goes with --generate"]),
+]
+
+
+@pytest.mark.parametrize("argv, words", BAD_NUMBERS, ids=[" ".join(c[0]) or "empty" for c in BAD_NUMBERS])
+def test_bad_values_are_refused_before_anything_is_written(tmp_path, argv, words):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "mine.txt").write_text("the user's own file")  # what `--out-dir ""` once deleted
+    before = snapshot(tmp_path)
+    code, err, _ = run("gan_fc.py", *argv, cwd=tmp_path)
+    assert_one_line(code, err, 2, *words)
+    assert snapshot(tmp_path) == before
+
+
+# -------------------------------------------------------------------------- the run folder (exit 2)
+def damage_history(run_dir):
+    (run_dir / "history.csv").write_text("step,epoch,d_loss\n1,1,0.5\nnot a number,1,\n")
+    return ["history.csv is damaged", "restore it"]
+
+
+def empty_best_record(run_dir):
+    (run_dir / "checkpoints" / "best" / "best.json").write_text("")
+    return ["best.json is damaged", "delete the folder"]
+
+
+def config_edited_by_hand(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    config["hparams"]["lr"] = "fast"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return ["lr = 'fast'", "restore it"]
+
+
+def config_cut_short(run_dir):
+    (run_dir / "config.json").write_text('{"hparams": {"lr": ')
+    return ["config.json is damaged", "restore it", "not --fresh"]
+
+
+RUN_FOLDER_CASES = [
+    (damage_history, []),  # resume
+    (empty_best_record, []),  # resume: named before an epoch of training is spent
+    (config_cut_short, []),  # resume
+    (config_edited_by_hand, ["--generate", "4"]),
+    (config_cut_short, ["--generate", "4"]),
+]
+
+
+@pytest.mark.parametrize(
+    "damage, extra", RUN_FOLDER_CASES, ids=[f"{d.__name__} {' '.join(e) or 'resume'}" for d, e in RUN_FOLDER_CASES]
+)
+def test_a_damaged_file_of_a_run_is_named_with_its_fix(run_copy, damage, extra):
+    words = damage(run_copy)
+    before = snapshot(run_copy)
+    code, err, _ = run("gan_fc.py", *TRAIN, "--eval-every", "1", "--epochs", "3", "--out-dir", run_copy, *extra)
+    assert_one_line(code, err, 2, *words)
+    assert snapshot(run_copy) == before
+
+
+def test_fresh_removes_nothing_in_a_folder_the_project_did_not_make(tmp_path):
+    mine = tmp_path / "my-project"
+    (mine / "logs").mkdir(parents=True)
+    (mine / "logs" / "notes.txt").write_text("keep me")
+    (mine / "history.csv").write_text("my own table\n")
+    before = snapshot(mine)
+    code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", mine, "--fresh")
+    assert_one_line(code, err, 2, "not a run folder of this project", "nothing in it is removed")
+    assert snapshot(mine) == before
+
+
+def test_out_dir_that_is_a_broken_link(tmp_path):
+    link = tmp_path / "runs"
+    link.symlink_to(tmp_path / "gone" / "runs")
+    code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", link)
+    assert_one_line(code, err, 2, "is a link to", "does not exist")
+
+
+def test_tilde_in_a_path_is_the_home_folder(tmp_path):
+    code, err, _ = run(
+        "gan_fc.py", *TINY_FC, "--steps-per-epoch", "2", "--epochs", "1", "--out-dir", "~/runs/a", env={"HOME": str(tmp_path)}
+    )
+    assert code == 0, err
+    assert (tmp_path / "runs" / "a" / "config.json").exists()
+
+
+def test_a_refused_architecture_leaves_config_json_alone(run_copy):
+    """A folder whose config.json was lost, resumed with another width: refused by the checkpoint's
+    shapes, and the original command still works afterwards."""
+    (run_copy / "config.json").unlink()
+    code, err, _ = run("gan_fc.py", *TRAIN, "--eval-every", "1", "--out-dir", run_copy, "--g-hidden", "48")
+    assert_one_line(code, err, 2, "is of another model")
+    assert not (run_copy / "config.json").exists()
+    code, err, _ = run("gan_fc.py", *TRAIN, "--eval-every", "1", "--epochs", "3", "--out-dir", run_copy)
+    assert code == 0, err
+
+
+def test_already_trained_leaves_the_latest_link_alone(tmp_path, tiny_mnist, monkeypatch, capsys):
+    """`latest` names the newest run trained, not the last one asked about."""
+    monkeypatch.setattr(runs, "OUTPUTS_DIR", tmp_path / "outputs")
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2"]
+    assert run_main(gan_fc, argv) == 0
+    assert run_main(gan_fc, [*argv, "--lr", "1e-4"]) == 0  # the newest run
+    assert run_main(gan_fc, argv) == 0  # the first again: nothing to train
+    assert "already trained" in capsys.readouterr().out
+    assert (tmp_path / "outputs" / "gan_fc" / "latest").resolve().name.startswith("lr1e-4_")
+
+
+# ----------------------------------------------------------------------------------- --generate
+def test_to_a_folder_or_an_unwritable_place_is_refused_before_generating(run_copy, tmp_path):
+    for target, words in ((tmp_path, "is a folder"), ("/proc/digits.npz", "cannot write")):
+        started = time.monotonic()
+        code, err, _ = run("gan_fc.py", "--out-dir", run_copy, "--generate", "100000", "--to", target)
+        assert_one_line(code, err, 2, words)
+        assert time.monotonic() - started < 60  # refused before 100,000 images were drawn
+
+
+@pytest.mark.parametrize("point", ["sigint-generate@0", "sigint-writing@0"])
+def test_ctrl_c_during_generate_keeps_an_earlier_file_whole(run_copy, tmp_path, point):
+    target = tmp_path / "generated" / "digits.npz"
+    code, err, _ = run("gan_fc.py", "--out-dir", run_copy, "--generate", "8", "--to", target)
+    assert code == 0, err
+    before = target.read_bytes()
+    code, err, _ = run("gan_fc.py", "--out-dir", run_copy, "--generate", "1500", "--to", target, env={guards.FAULT_ENV: point})
+    assert_one_line(code, err, 130, "interrupted")
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["digits.npz"]  # no temporary file left behind
+
+
+# ------------------------------------------------------------------------------------- Ctrl-C (130)
+def test_ctrl_c_while_tensorflow_loads():
+    proc = subprocess.Popen([sys.executable, str(REPO / "gan_fc.py"), "--help"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)  # inside the imports: TensorFlow takes seconds to load
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the imports finished before the signal (a fast machine)")
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["interrupted"]
+
+
+def test_ctrl_c_while_the_data_loads(tmp_path):
+    out = tmp_path / "run"
+    code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", out, env={guards.FAULT_ENV: "sigint-loading@0"})
+    assert_one_line(code, err, 130, "interrupted")
+    assert not out.exists() or not list(out.rglob("*.index"))
+
+
+# --------------------------------------------------------------------------- evaluate.py, compare.py
+EVALUATE_CASES = [
+    ([], "name at least one run folder"),
+    (["{run}", "--samp", "10"], "unrecognized arguments"),  # no abbreviations
+    (["{tmp}"], "is not a run folder"),
+    (["{run}", "--samples", "0"], "--samples"),
+]
+
+
+@pytest.mark.parametrize("argv, words", EVALUATE_CASES, ids=[" ".join(a) or "none" for a, _ in EVALUATE_CASES])
+def test_evaluate_usage_errors_are_one_line(run_copy, tmp_path, argv, words):
+    argv = [a.format(run=run_copy, tmp=tmp_path) for a in argv]
+    code, err, _ = run("evaluate.py", *argv)
+    assert_one_line(code, err, 2, words)
+
+
+def test_evaluate_a_run_with_a_damaged_config(run_copy):
+    config_cut_short(run_copy)
+    before = snapshot(run_copy)
+    code, err, _ = run("evaluate.py", run_copy, "--samples", "100")
+    assert_one_line(code, err, 2, "config.json is damaged", "restore it")
+    assert snapshot(run_copy) == before
+
+
+def damage_metrics(run_dir):
+    (run_dir / "metrics.json").write_text('{"checkpoint": "ckpt-6", "score": ')
+    return ["metrics.json is damaged", "evaluate.py"]
+
+
+def damage_grid(run_dir):
+    grid = run_dir / "samples" / "epoch_0002.png"
+    grid.write_bytes(grid.read_bytes()[:50])
+    return ["epoch_0002.png is damaged"]
+
+
+COMPARE_CASES = [
+    (None, ["--out", "{tmp}/x.xyz"], ["cannot write .xyz"]),
+    (None, ["--out", "{tmp}"], ["is a folder"]),
+    (None, ["--cur"], ["unrecognized arguments"]),  # no abbreviations
+    (None, ["--epochs", "0"], ["--epochs"]),
+    (damage_metrics, [], []),
+    (damage_grid, [], []),
+    (damage_history, [], []),
+    (config_cut_short, [], []),
+]
+
+
+@pytest.mark.parametrize(
+    "damage, argv, words", COMPARE_CASES, ids=[f"{getattr(d, '__name__', '')} {' '.join(a)}" for d, a, _ in COMPARE_CASES]
+)
+def test_compare_failures_are_one_line(run_copy, tmp_path, damage, argv, words):
+    words = list(words) + (damage(run_copy) if damage else [])
+    before = snapshot(run_copy)
+    out = tmp_path / "cmp.png"
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code, err, _ = run("compare.py", run_copy, "--out", out, *argv)
+    assert_one_line(code, err, 2, *words)
+    assert snapshot(run_copy) == before and not out.exists()
+
+
+def test_compare_best_of_a_run_without_evaluations(tmp_path):
+    out = tmp_path / "run"
+    code, err, _ = run("gan_fc.py", *TRAIN, "--eval-every", "0", "--out-dir", out)
+    assert code == 0, err
+    code, err, _ = run("compare.py", out, "--checkpoint", "best", "--out", tmp_path / "x.png")
+    assert_one_line(code, err, 2, "no evaluations during training")
+
+
+def test_compare_shows_a_missing_best_grid_as_missing(run_copy, tmp_path):
+    best_epoch = json.loads((run_copy / "checkpoints" / "best" / "best.json").read_text())["epoch"]
+    (run_copy / "samples" / f"epoch_{best_epoch:04d}.png").unlink()
+    code, err, out = run("compare.py", run_copy, "--checkpoint", "best", "--out", tmp_path / "x.png")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[1:] if line.startswith("gan_fc/")]
+    assert rows[0][1] == str(best_epoch)  # the best epoch's numbers, beside an empty cell, not another epoch's grid
+
+
+@pytest.mark.parametrize(
+    "argv, words", [(["--step", "2"], "unrecognized arguments"), (["--json", "/no/such/folder/b.json"], "--json")]
+)
+def test_bench_usage_errors_are_one_line(argv, words):
+    code, err, _ = run("bench.py", *argv)
+    assert_one_line(code, err, 2, words)
+
+
+# ----------------------------------------------------- faults while writing (in this process, mocked)
+def test_a_disk_that_fills_while_a_grid_is_written(tmp_path, tiny_mnist, monkeypatch, capsys):
+    """Half a PNG is written, then the disk is full: the run stops with one line, no truncated grid is
+    left in place, and once there is room again the same command resumes and draws every grid."""
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "3"]
+    assert run_main(gan_fc, [*argv, "--epochs", "1"]) == 0
+    real_imsave = images.plt.imsave
+
+    def fill_the_disk(path, *args, **kwargs):
+        real_imsave(path, *args, **kwargs)
+        with open(path, "r+b") as f:
+            f.truncate(40)
+        raise OSError(28, "No space left on device", str(path))
+
+    with monkeypatch.context() as mp:
+        mp.setattr(images.plt, "imsave", fill_the_disk)
+        assert run_main(gan_fc, [*argv, "--epochs", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "end of epoch 2" in err and "No space left on device" in err and "ckpt-6, is intact" in err
+    assert not (out / "samples" / "epoch_0002.png").exists()
+    assert not [p for p in (out / "samples").iterdir() if p.name.startswith(".")]
+    assert run_main(gan_fc, [*argv, "--epochs", "3"]) == 0
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
+
+
+def test_a_failed_save_of_the_best_checkpoint(tmp_path, tiny_mnist, monkeypatch, capsys):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "3", "--epochs", "2", "--eval-every", "1"]
+    real_save, calls = tf.train.Saver.save, []
+
+    def best_save_fails(self, sess, path, *args, **kwargs):
+        calls.append(path)
+        if "/best/" in path:
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"{path}; No space left on device\n\t [[{{{{node save/SaveV2}}}}]]\nHint: OOM"
+            )
+        return real_save(self, sess, path, *args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(tf.train.Saver, "save", best_save_fails)
+        assert run_main(gan_fc, argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No space left on device" in err and "OOM" not in err and "ckpt-3, is intact" in err
+    assert checkpoints.steps(out / "checkpoints") == [3] and not checkpoints.steps(out / "checkpoints" / "best")
