@@ -122,10 +122,11 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def _args(script, batch_size):
+def _args(script, batch_size, extra=()):
+    """The script's hyperparameters with `--batch-size` and the script flags `extra` applied."""
     module = importlib.import_module(script)
-    argv = [] if batch_size is None else ["--batch-size", str(batch_size)]
-    return module, flags.parse("bench", module.HPARAMS, argv, conditional=module.MODEL.conditional)
+    argv = ([] if batch_size is None else ["--batch-size", str(batch_size)]) + list(extra)
+    return module, flags.parse("bench.py", module.HPARAMS, argv, conditional=module.MODEL.conditional)
 
 
 def _synthetic_mnist(rng):
@@ -276,6 +277,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=flags.positive_int, default=3)
     parser.add_argument("--warmup", type=flags.nonnegative_int, default=3)
     parser.add_argument("--batch-size", type=flags.positive_int, help="default: each script's own")
+    parser.add_argument(
+        "--flags",
+        default="",
+        metavar="'--NAME VALUE …'",
+        help="hyperparameter flags for the model, e.g. the tutorial's D: --flags='--no-d-batch-norm --dropout 0.3'",
+    )
     parser.add_argument("--peak-size", type=flags.positive_int, default=4096, help="matmul size for the peak")
     parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)
     parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
@@ -290,7 +297,8 @@ def main(argv=None):
 
 
 def _bench(args):
-
+    names = list(MODELS) if args.model == "all" else [args.model]
+    models = {name: _args(MODELS[name], args.batch_size, args.flags.split()) for name in names}  # bad flags: before any work
     config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
     machine = machine_line(config)
     print(
@@ -301,10 +309,8 @@ def _bench(args):
     print(f"matmul peak ({args.peak_size}×{args.peak_size} float32): {peak:.1f} GFLOP/s")
     data = _synthetic_mnist(np.random.default_rng(0))
     results = {"machine": machine, "import_s": IMPORT_SECONDS, "matmul_peak_gflops": peak, "models": {}}
-    names = list(MODELS) if args.model == "all" else [args.model]
-    for name in names:
+    for name, (module, hp) in models.items():
         script = MODELS[name]
-        module, hp = _args(script, args.batch_size)
         ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.profile)
         gflops = ours["flops_per_step"] / ours["step_seconds"] / 1e9
         row = {
