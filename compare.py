@@ -13,6 +13,7 @@ during training (2,000 samples, which reads higher: the table says which). Write
 table as text on the console and as Markdown beside the picture.
 """
 
+import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 import argparse
 import json
 import math
@@ -50,7 +51,8 @@ def describe(run, which="latest", epoch=None):
         if evaluated_epoch == epoch:
             source, score, fd = "training, 2k samples", evaluated_score, evaluated_fd
     # evaluate.py's numbers (10k samples) when they are of this very checkpoint
-    step = epoch * config.get("effective_steps_per_epoch", 0)
+    per_epoch = config.get("effective_steps_per_epoch")
+    step = epoch * per_epoch if isinstance(per_epoch, int) else None
     for kind in runs.RunFolder.METRICS:
         saved = _read_metrics(run.metrics(kind))
         if saved.get("checkpoint") == f"ckpt-{step}":
@@ -172,6 +174,9 @@ def main(argv=None):
     plt.close("all")
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; name a file, e.g. {args.out / 'compare.png'}")
+    table_file = args.out.with_suffix(".md")
+    if table_file.exists() and not table_file.read_text(errors="replace").startswith("| run | epoch |"):
+        parser.error(f"{table_file} exists and is not a table compare.py wrote (it writes one beside --out); pass another --out")
     if args.out.suffix.lower().lstrip(".") not in formats:
         parser.error(
             f"--out {args.out}: matplotlib cannot write {args.out.suffix or 'a file without extension'}; use .png, .pdf or .svg"
@@ -197,11 +202,11 @@ def main(argv=None):
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             draw(table_rows, args.out, args.curves)
-            files.write_text(args.out.with_suffix(".md"), table(rows, markdown=True) + "\n")
+            files.write_text(table_file, table(rows, markdown=True) + "\n")
         except OSError as e:
             raise UsageError(f"cannot write {args.out} ({e.strerror}); pass --out in a writable folder") from None
-    print(table(rows))
-    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+        print(table(rows))
+        print(f"wrote {args.out} and {table_file}")
     return rows
 
 

@@ -14,27 +14,23 @@ adds the real data's own row: the test set's score, the classifier's test accura
 the distance between 10,000 training images and the test set.
 """
 
+import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 import argparse
 import importlib
 
 import numpy as np
 
 from common import data, errors, files, flags, quality, runs, sampling
-from common.errors import UsageError
-
-SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 
 
 def evaluate_run(run, count, references, which="latest", draw_from="average"):
     """The numbers of one run's latest (or best) checkpoint, also written to its metrics file (not
     for `draw_from` "g": the same checkpoint drawn by G itself, for comparison, is only printed)."""
     config = runs.read_config(run)
-    if config.get("script") not in SCRIPTS:
-        raise UsageError(f"{run.config} names no script of this project ({config.get('script')!r}); restore it from a copy")
     module = importlib.import_module(config["script"])
     model = module.MODEL
     args = flags.parse(model.script, module.HPARAMS, [], conditional=model.conditional)
-    runs.use_run_settings(args, run)
+    runs.use_run_settings(args, run, model.script)
     if draw_from == "g":
         args.g_average = 0.0  # sample builds G itself, whose weights the checkpoint holds beside the average
     key = (config["dataset"], config.get("data_dir"))
@@ -94,6 +90,9 @@ def main(argv=None):
     references, rows = {}, []
     floor = None
     with errors.exit_codes("evaluate.py"):
+        if args.draw_from == "average":
+            for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
+                runs.check_writable(run)
         for run in folders:
             rows.append(evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from))
         if args.real:
@@ -103,7 +102,7 @@ def main(argv=None):
                 real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000))}
                 floor = real["fd"]
                 rows.insert(0, real)
-    print(format_table(rows, floor))
+        print(format_table(rows, floor))
     return rows
 
 

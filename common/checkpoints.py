@@ -47,6 +47,7 @@ def restore_latest(sess, saver, folder):
     another architecture is an error that lists the differences, not a shape traceback.
     """
     paths = [str(Path(folder) / f"ckpt-{step}") for step in steps(folder)]
+    damaged = []
     for path in reversed(paths):
         try:
             mismatches = shape_mismatches(path, sess.graph)
@@ -57,15 +58,14 @@ def restore_latest(sess, saver, folder):
                 )
             saver.restore(sess, path)
         except (tf.errors.OpError, ValueError) as e:
-            print(
-                f"checkpoint {Path(path).name} is unreadable ({type(e).__name__}); falling back to the one before it",
-                file=sys.stderr,
-            )
+            damaged.append(f"{Path(path).name} ({type(e).__name__})")
             continue
+        if damaged:  # a note, not a failure: the run goes on from an earlier checkpoint
+            print(f"checkpoint {', '.join(damaged)} unreadable; falling back to {Path(path).name}", file=sys.stderr)
         saver.recover_last_checkpoints(paths[: paths.index(path) + 1])  # keep-the-last-KEEP spans restarts
         return path
     if paths:
-        raise UsageError(f"no readable checkpoint in {folder}; pass --fresh to start over")
+        raise UsageError(f"no readable checkpoint in {folder} ({', '.join(damaged)}); train the run again with --fresh")
     return None
 
 
@@ -129,8 +129,9 @@ class Checkpoints:
             return None
         try:
             best = json.loads(record.read_text())
-            float(best["fd"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            if not isinstance(best.get("fd"), (int, float)) or not isinstance(best.get("step"), int):
+                raise ValueError("fd or step missing or not a number")
+        except (OSError, ValueError, AttributeError) as e:
             raise UsageError(
                 f"{record} is damaged ({type(e).__name__}); delete the folder {self.run.best} and run again: training "
                 "resumes, and the best checkpoint is chosen anew from the next evaluation on"

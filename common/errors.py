@@ -36,8 +36,17 @@ def exit_codes(program):
         print(f"{program}: failed: {where}{e.strerror or e}", file=sys.stderr)
         raise SystemExit(1) from None
     except KeyboardInterrupt:  # Ctrl-C outside training (which saves and exits 130 itself): nothing half-written stays
-        print(f"\n{program}: interrupted", file=sys.stderr)
+        print(f"{program}: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except MemoryError:
+        print(f"{program}: failed: out of memory; ask for fewer images or a smaller model", file=sys.stderr)
+        raise SystemExit(1) from None
+    except Exception as e:  # TensorFlow's out of memory, told by name: this module does not import TensorFlow
+        if type(e).__name__ != "ResourceExhaustedError":
+            raise
+        first = (str(getattr(e, "message", e)).strip().splitlines() or [""])[0]
+        print(f"{program}: failed: out of memory or disk ({first}); lower --batch-size or the model's widths", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def quiet_interrupts():
@@ -47,7 +56,7 @@ def quiet_interrupts():
 
     def hook(kind, value, traceback):
         if issubclass(kind, KeyboardInterrupt):
-            print("\ninterrupted", file=sys.stderr)
+            print(f"{os.path.basename(sys.argv[0] or 'python')}: interrupted", file=sys.stderr)
             sys.stderr.flush()
             os._exit(130)
         previous(kind, value, traceback)

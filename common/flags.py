@@ -91,6 +91,23 @@ def path(text):
 path.__name__ = "path"
 
 
+def check_value(name, value, default):
+    """Raise ValueError when `value` (read back from a run's config.json) could not have been given as
+    the flag of the constant `name`, whose default is `default`: the wrong kind, or out of range."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        if not (isinstance(value, bool) and isinstance(default, bool)):
+            raise ValueError(f"not {'true or false' if isinstance(default, bool) else 'a number'}")
+        return
+    if isinstance(default, float) and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, type(default)):
+        raise ValueError(f"not a {type(default).__name__}")
+    try:
+        _converter(name.upper(), default)(repr(value) if isinstance(value, float) else str(value))
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(str(e)) from None
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: what is wrong and where to look, without the usage block."""
 
@@ -144,12 +161,16 @@ def parse(description, hparams, argv=None, conditional=False):
         parser.error("--label: this model is not conditional; gan_cdcgan.py draws a chosen digit")
     if args.label is not None and args.generate is None:
         parser.error("--label goes with --generate N")
+    if args.fresh and args.generate is not None:
+        parser.error("--fresh goes with training; --generate only reads a run")
     if args.checkpoint is not None and args.generate is None:
         parser.error("--checkpoint goes with --generate N (training always resumes from the latest checkpoint)")
     args.checkpoint = args.checkpoint or "latest"
     if args.to is not None:
         if args.generate is None:
             parser.error("--to goes with --generate N")
+        if args.to.is_dir():
+            parser.error(f"--to {args.to} is a folder; name a file in it, e.g. {args.to / 'digits.png'}")
         if args.to.suffix.lower() not in (".npz", ".png"):
             parser.error(f"--to {args.to}: unknown extension {args.to.suffix or '(none)'}; use .npz or .png")
     args.hparams = {name.lower(): getattr(args, name.lower()) for name in hparams}

@@ -39,17 +39,20 @@ def read(path, upto_step=None):
     the steps replayed from the last checkpoint must not be written twice."""
     if not path.exists():
         return []
-    rows = []
+    rows, previous = [], None
     try:
         with open(path, newline="") as f:
             for line, record in enumerate(csv.DictReader(f), start=2):
                 values = {name: float(record[name]) if record.get(name) else math.nan for name in COLUMNS}
-                if math.isnan(values["step"]) or math.isnan(values["epoch"]):
-                    raise ValueError(f"line {line} has no step or epoch")
+                if any(math.isnan(values[name]) for name in ("step", "epoch", *STEP_METRICS)):
+                    raise ValueError(f"line {line} lacks a step, an epoch or a step metric")
                 values["step"], values["epoch"] = int(values["step"]), int(values["epoch"])
+                if previous is not None and values["step"] != previous + 1:
+                    raise ValueError(f"line {line}: step {values['step']} after step {previous}")
+                previous = values["step"]
                 if upto_step is None or values["step"] <= upto_step:
                     rows.append(values)
-    except (OSError, ValueError, TypeError, csv.Error) as e:
+    except (OSError, ValueError, TypeError, OverflowError, csv.Error) as e:
         raise UsageError(
             f"{path} is damaged ({e}); restore it from a copy, or move it away: the run then goes on with a "
             "history that starts where it resumes"

@@ -73,6 +73,17 @@ def prepare_folder(run, *subfolders):
         raise UsageError(f"cannot write to {run.path} ({e.strerror}); pass --out-dir with a writable folder") from None
 
 
+def check_grids(run):
+    """A damaged sample grid would break the progress GIF after an epoch of training: name it now."""
+    for epoch, path in run.grids().items():
+        try:
+            images.read_png(path)
+        except (OSError, ValueError, SyntaxError) as e:
+            raise UsageError(
+                f"{path} is damaged ({type(e).__name__}); delete it (the progress GIF then skips epoch {epoch}) and run again"
+            ) from None
+
+
 def train(args, model):
     run = runs.for_args(args, model.script)
     raw_images, raw_labels = data.load(args.dataset, "train", args.data_dir)
@@ -101,6 +112,7 @@ def train(args, model):
             saved.best_so_far()  # a damaged best.json is named now, not after an epoch of training
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice
+            check_grids(run)
             if step < args.epochs * steps_per_epoch:  # there is training to do: this is the newest run
                 runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
                 if args.out_dir is None:
@@ -159,8 +171,8 @@ class Trainer:
                     if stop.signum is not None:
                         done = step - (epoch - 1) * per_epoch
                         print(
-                            f"\n{stop.name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
-                            f"in {self.run.checkpoints}.\nRun the same command again to resume.",
+                            f"{stop.name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
+                            f"in {self.run.checkpoints}; run the same command again to resume",
                             file=sys.stderr,
                         )
                         return stop.signum

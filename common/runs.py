@@ -10,11 +10,11 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import socket
 from pathlib import Path
 
-from common import files
+from common import files, flags
+from common.data import DATASETS
 from common.errors import UsageError
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -23,6 +23,8 @@ OUTPUTS_DIR = REPO_DIR / "outputs"
 # Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose
 # config.json predates them: such a run still loads, and resuming it with other settings is refused.
 ADDED_LATER = {"g_average": 0.0}
+
+SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 
 # Flags that do not change what is learned, so they are left out of the run name.
 NOT_IN_RUN_NAME = {"epochs"}
@@ -79,38 +81,46 @@ class RunFolder:
         """evaluate.py's numbers of the latest or the best checkpoint."""
         return self.path / self.METRICS[which]
 
+    # What --fresh removes: the files the project writes, by name, and the folders they leave empty.
+    WRITTEN = (
+        CONFIG,
+        HISTORY,
+        LOSSES,
+        PROGRESS,
+        *METRICS.values(),
+        f"{SAMPLES}/epoch_*.png",
+        f"{LOGS}/events.out.tfevents.*",
+        f"{CHECKPOINTS}/ckpt-*",
+        f"{CHECKPOINTS}/checkpoint",
+        f"{CHECKPOINTS}/{BEST}/ckpt-*",
+        f"{CHECKPOINTS}/{BEST}/{BEST_RECORD}",
+    )
+
     def made_by_this_project(self):
-        """Whether this folder holds a run of ours: our config.json, or our checkpoints (a run whose
-        config.json was lost). A folder named by mistake (`--out-dir .`) holds neither."""
+        """Whether this folder holds a run of ours, as its config.json says. A folder named by mistake
+        (`--out-dir .`, another project's run) does not, whatever else is in it."""
         try:
             config = json.loads(self.config.read_text())
-            if isinstance(config, dict) and isinstance(config.get("script"), str) and "hparams" in config:
-                return True
         except (OSError, ValueError):
-            pass
-        return any(self.checkpoints.glob("ckpt-*.index"))
+            return False
+        return isinstance(config, dict) and config.get("script") in SCRIPTS and "run_name" in config
 
     def start_over(self):
-        """--fresh: remove what the project wrote here, and nothing else, and only in a run folder of
-        ours (empty folders of ours, made just now, hold nothing to remove)."""
-        ours = [self.path / name for name in self.OUTPUTS if (self.path / name).exists()]
-        if any(p.is_file() or any(p.iterdir()) for p in ours) and not self.made_by_this_project():
+        """--fresh: remove the files the project wrote here, and nothing else (a user's own file in
+        samples/ stays), and only in a run folder of ours."""
+        written = [p for pattern in self.WRITTEN for p in self.path.glob(pattern) if p.is_file()]
+        if written and not self.made_by_this_project():
             raise UsageError(
-                f"--fresh: {self.path} is not a run folder of this project (no config.json of ours, no checkpoints), "
-                "so nothing in it is removed; pass --out-dir of a run folder, or a new folder"
+                f"--fresh: {self.path} is not a run folder of this project (no config.json of ours), so nothing in "
+                "it is removed; pass --out-dir of a run folder or a new folder, or delete this one yourself"
             )
-        removed = []
-        for name in self.OUTPUTS:
-            path = self.path / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            else:
-                continue
-            removed.append(name)
-        if removed:
-            print(f"--fresh: removed {', '.join(removed)} from {self.path}")
+        for path in written:
+            path.unlink()
+        for folder in (self.best, self.checkpoints, self.samples, self.logs):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if written:
+            print(f"--fresh: removed {len(written)} files of the old run from {self.path}")
 
 
 # ----------------------------------------------------------------------------------- name and config
@@ -180,9 +190,11 @@ def read_config(run):
         return {"hparams": {}}
     try:
         config = json.loads(run.config.read_text())
-        missing = [key for key in ("hparams", "dataset", "steps_per_epoch") if key not in config]
+        missing = [key for key in ("script", "hparams", "dataset", "steps_per_epoch") if key not in config]
         if missing:
             raise KeyError(missing[0])
+        if config["script"] not in SCRIPTS or config["dataset"] not in DATASETS:
+            raise ValueError(f"script {config['script']!r} or dataset {config['dataset']!r} unknown")
         if config["hparams"]:
             config["hparams"] = {**ADDED_LATER, **config["hparams"]}
         if not isinstance(config["hparams"], dict):
@@ -193,6 +205,16 @@ def read_config(run):
             "(not --fresh, which would delete the run)"
         ) from None
     return config
+
+
+def check_writable(run):
+    """Raise UsageError unless a file can be created in the run folder."""
+    probe = run.path / ".write-test"
+    try:
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to {run.path} ({e.strerror}); make it writable") from None
 
 
 def write_config(run, record):
@@ -216,25 +238,23 @@ def check_same_run(run, args):
         )
 
 
-def use_run_settings(args, run):
+def use_run_settings(args, run, script):
     """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
     evaluated) after the constants at the top of the script were edited for the next experiment."""
-    for name, value in read_config(run)["hparams"].items():
-        if name not in args.hparams or not _fits(value, args.hparams[name]):
+    config = read_config(run)
+    if config["script"] != script:
+        raise UsageError(f"{run.path} is a run of {config['script']}.py, not of {script}.py; run python {config['script']}.py")
+    for name, value in config["hparams"].items():
+        try:
+            if name not in args.hparams:
+                raise ValueError("not a setting of this script")
+            flags.check_value(name, value, args.hparams[name])
+        except ValueError as e:
             raise UsageError(
-                f"{run.config} says {name} = {value!r}, which this script cannot use (edited by hand?); "
-                "restore it from a copy: it records the run's settings"
-            )
+                f"{run.config} says {name} = {value!r}, which this script cannot use ({e}); restore it from a copy: "
+                "it records the run's settings"
+            ) from None
         setattr(args, name, value)
-
-
-def _fits(value, default):
-    """Whether a value read from config.json can stand where the script's constant stands."""
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    return isinstance(value, type(default))
 
 
 class Lock:

@@ -65,7 +65,7 @@ def generate(args, model):
             f"no checkpoint in {run.checkpoints}: train first (python {model.script}.py with the same settings), "
             f"or pass --out-dir of a trained run (e.g. outputs/{model.script}/latest)"
         )
-    runs.use_run_settings(args, run)
+    runs.use_run_settings(args, run, model.script)
     target = args.to or run.path / f"generated_{args.generate}.npz"
     check_writable(target)
     labels = None
@@ -77,6 +77,7 @@ def generate(args, model):
     else:
         arrays = {"images": out} if labels is None else {"images": out, "labels": labels.astype(np.uint8)}
         with files.replacing(target) as tmp:  # Ctrl-C mid-write keeps an earlier file of that name whole
-            np.savez_compressed(tmp, **arrays)
+            with open(tmp, "wb") as f:  # a handle: numpy adds ".npz" to a name that lacks it (".NPZ")
+                np.savez_compressed(f, **arrays)
             guards.fault_point("sigint-writing", 0)
     print(f"wrote {len(out)} images from {checkpoint} to {target}")

@@ -18,12 +18,19 @@ def evaluation(checkpoint, fd=12.5, score=9.1):
 def make_run(root, name, fds, metrics=None, script="gan_dcgan"):
     run = root / script / name
     (run / "samples").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"script": script, "effective_steps_per_epoch": 10}))
+    config = {
+        "script": script,
+        "hparams": {"lr": 2e-4},
+        "dataset": "mnist",
+        "steps_per_epoch": None,
+        "effective_steps_per_epoch": 10,
+    }
+    (run / "config.json").write_text(json.dumps(config))
     lines = ["step,epoch,d_loss,g_loss,d_real,d_fake,score,fd"]
     for epoch, fd in enumerate(fds, start=1):
         shade = epoch / len(fds) * 2 - 1
         images.save_png(run / "samples" / f"epoch_{epoch:04d}.png", images.grid(np.full((4, 28, 28), shade)))
-        lines.append(f"{epoch * 10 - 1},{epoch},1,1,0.5,0.5,,")
+        lines += [f"{step},{epoch},1,1,0.5,0.5,," for step in range(epoch * 10 - 9, epoch * 10)]
         lines.append(f"{epoch * 10},{epoch},1,1,0.5,0.5,{5 + epoch},{fd}")
     (run / "history.csv").write_text("\n".join(lines) + "\n")
     if metrics:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from helpers import REPO, TINY_FC, run_main
 
@@ -353,3 +354,129 @@ def test_a_failed_save_of_the_best_checkpoint(tmp_path, tiny_mnist, monkeypatch,
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "No space left on device" in err and "OOM" not in err and "ckpt-3, is intact" in err
     assert checkpoints.steps(out / "checkpoints") == [3] and not checkpoints.steps(out / "checkpoints" / "best")
+
+
+# ------------------------------------------ what a new user's trial found (in this process, for speed)
+def test_fresh_in_another_projects_run_folder_deletes_nothing(tmp_path):
+    """Another TensorFlow project's run: standard Saver file names and a config.json of its own."""
+    theirs = tmp_path / "their-run"
+    (theirs / "checkpoints").mkdir(parents=True)
+    (theirs / "checkpoints" / "ckpt-100.index").write_bytes(b"their checkpoint")
+    (theirs / "config.json").write_text('{"model": "resnet", "hparams": {}}')
+    (theirs / "samples").mkdir()
+    (theirs / "samples" / "cat.png").write_bytes(b"their picture")
+    before = snapshot(theirs)
+    code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", theirs, "--fresh")
+    assert_one_line(code, err, 2, "not a run folder of this project")
+    assert snapshot(theirs) == before
+
+
+def test_fresh_keeps_a_users_own_files_inside_a_run_folder(run_copy, capsys):
+    (run_copy / "samples" / "my_pick.png").write_bytes(b"chosen by hand")
+    (run_copy / "checkpoints" / "README.txt").write_text("notes")
+    assert run_main(gan_fc, [*TRAIN, "--out-dir", run_copy, "--fresh"]) == 0
+    assert (run_copy / "samples" / "my_pick.png").read_bytes() == b"chosen by hand"
+    assert (run_copy / "checkpoints" / "README.txt").read_text() == "notes"
+    assert "removed" in capsys.readouterr().out
+
+
+def test_compare_never_overwrites_a_table_it_did_not_write(run_copy, tmp_path, capsys):
+    import compare
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\n")
+    with pytest.raises(SystemExit) as e:
+        compare.main([str(run_copy), "--out", str(tmp_path / "notes.png")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and "is not a table compare.py wrote" in err
+    assert notes.read_text() == "# my notes\n" and not (tmp_path / "notes.png").exists()
+
+
+def test_generate_to_an_upper_case_extension(run_copy, tmp_path):
+    target = tmp_path / "out" / "digits.NPZ"
+    assert run_main(gan_fc, ["--out-dir", run_copy, "--generate", "5", "--to", target]) == 0
+    assert np.load(target)["images"].shape == (5, 28, 28, 1)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["digits.NPZ"]
+
+
+def hparam_out_of_range(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    config["hparams"]["z_dim"] = -5
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return ["z_dim = -5", "restore it"]
+
+
+def unknown_dataset(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    config["dataset"] = "foo"
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return ["config.json is damaged", "'foo'"]
+
+
+def infinite_step(run_dir):
+    text = (run_dir / "history.csv").read_text().splitlines()
+    text[2] = "inf" + text[2][text[2].index(",") :]
+    (run_dir / "history.csv").write_text("\n".join(text) + "\n")
+    return ["history.csv is damaged"]
+
+
+def history_cut_mid_row(run_dir):
+    text = (run_dir / "history.csv").read_text()
+    (run_dir / "history.csv").write_text(text[: text.rindex(",", 0, len(text) - 30)])
+    return ["history.csv is damaged"]
+
+
+def best_fd_as_text(run_dir):
+    record = run_dir / "checkpoints" / "best" / "best.json"
+    best = json.loads(record.read_text())
+    best["fd"] = str(best["fd"])
+    record.write_text(json.dumps(best))
+    return ["best.json is damaged"]
+
+
+def junk_grid(run_dir):
+    (run_dir / "samples" / "epoch_0001.png").write_text("not a picture")
+    return ["epoch_0001.png is damaged", "delete it"]
+
+
+IN_PROCESS_CASES = [
+    (hparam_out_of_range, gan_fc, ["--generate", "4"]),
+    (infinite_step, gan_fc, []),
+    (history_cut_mid_row, gan_fc, []),
+    (best_fd_as_text, gan_fc, []),
+    (junk_grid, gan_fc, []),
+    (unknown_dataset, gan_fc, ["--generate", "4"]),
+    (lambda run_dir: ["is a run of gan_fc.py, not of gan_dcgan.py"], "gan_dcgan", ["--generate", "4"]),
+]
+
+
+@pytest.mark.parametrize(
+    "damage, script, extra", IN_PROCESS_CASES, ids=[getattr(d, "__name__", "wrong_script") for d, _, _ in IN_PROCESS_CASES]
+)
+def test_hand_edited_run_files_are_named_before_any_training(run_copy, capsys, damage, script, extra):
+    import importlib
+
+    module = importlib.import_module(script) if isinstance(script, str) else script
+    words = damage(run_copy)
+    before = snapshot(run_copy)
+    argv = [*TRAIN, "--eval-every", "1", "--epochs", "3"] if not extra else []
+    assert run_main(module, [*argv, "--out-dir", run_copy, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and all(w in err for w in words), err
+    assert snapshot(run_copy) == before
+
+
+@pytest.mark.parametrize(
+    "program, argv, words",
+    [
+        ("gan_fc", ["--generate", "4", "--fresh"], "--fresh goes with training"),
+        ("bench", ["--batch-size", "70000"], "at most 60000"),
+    ],
+)
+def test_flags_that_cannot_go_together(capsys, program, argv, words):
+    import importlib
+
+    with pytest.raises(SystemExit) as e:
+        importlib.import_module(program).main(argv)
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and words in err, err

@@ -64,7 +64,8 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
         mp.setenv(guards.FAULT_ENV, "sigint@1234")
         assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 130
     err = capsys.readouterr().err
-    assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "Run the same command again to resume" in err
+    assert err.strip().count("\n") == 0, err
+    assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "run the same command again to resume" in err
     assert tf.train.latest_checkpoint(str(interrupted / "checkpoints")).endswith("ckpt-1234")
     assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 0
     assert "resuming" in capsys.readouterr().out
@@ -194,7 +195,7 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM
-    assert "SIGTERM at step" in err and "Run the same command again to resume" in err
+    assert "SIGTERM at step" in err and "run the same command again to resume" in err and err.strip().count("\n") == 0
     step = int(err.split("SIGTERM at step ")[1].split()[0])
     assert tf.train.latest_checkpoint(str(out / "checkpoints")).endswith(f"ckpt-{step}")
     assert int(read_history(out)[-1][0]) == step
