@@ -28,6 +28,19 @@ def steps(folder):
     return sorted(found)
 
 
+def holds_our_networks(folder):
+    """Whether the newest checkpoint in `folder` holds a generator and a discriminator of ours."""
+    found = steps(folder)
+    if not found:
+        return False
+    try:
+        names = [name for name, _ in tf.train.list_variables(str(Path(folder) / f"ckpt-{found[-1]}"))]
+    except (tf.errors.OpError, ValueError):
+        return False
+    nets = ("generator", "discriminator")
+    return "global_step" in names and all(any(n.startswith(f"{net}/") for n in names) for net in nets)
+
+
 def shape_mismatches(path, graph):
     """What differs between a checkpoint's variables and this graph's, in words."""
     saved = dict(tf.train.list_variables(path))
@@ -54,7 +67,7 @@ def restore_latest(sess, saver, folder):
             if mismatches:  # a UsageError: not caught below, it ends the search
                 shown = "; ".join(mismatches[:4]) + ("; …" if len(mismatches) > 4 else "")
                 raise UsageError(
-                    f"checkpoint {path} is of another model ({shown}); pass --fresh to start over, or another --out-dir"
+                    f"checkpoint {path} is of another model ({shown}); pass another --out-dir, or --fresh to start over"
                 )
             saver.restore(sess, path)
         except (tf.errors.OpError, ValueError) as e:

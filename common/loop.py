@@ -96,7 +96,7 @@ def train(args, model):
     prepare_folder(run)
     with runs.Lock(run):
         if args.fresh:
-            run.start_over()
+            run.start_over(checkpoints.holds_our_networks(run.checkpoints))
         prepare_folder(run, run.checkpoints, run.samples)
         runs.check_same_run(run, args)
         train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)

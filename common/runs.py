@@ -105,11 +105,12 @@ class RunFolder:
             return False
         return isinstance(config, dict) and config.get("script") in SCRIPTS and "run_name" in config
 
-    def start_over(self):
+    def start_over(self, checkpoint_is_ours=False):
         """--fresh: remove the files the project wrote here, and nothing else (a user's own file in
-        samples/ stays), and only in a run folder of ours."""
+        samples/ stays), and only in a run folder of ours: its config.json says so, or (a run that lost
+        its config.json) the caller found our networks in its checkpoint."""
         written = [p for pattern in self.WRITTEN for p in self.path.glob(pattern) if p.is_file()]
-        if written and not self.made_by_this_project():
+        if written and not (checkpoint_is_ours or self.made_by_this_project()):
             raise UsageError(
                 f"--fresh: {self.path} is not a run folder of this project (no config.json of ours), so nothing in "
                 "it is removed; pass --out-dir of a run folder or a new folder, or delete this one yourself"
