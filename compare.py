@@ -15,7 +15,6 @@ table as text on the console and as Markdown beside the picture.
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -72,21 +71,10 @@ def _read_metrics(path):
     """evaluate.py's record of one checkpoint ({} when there is none)."""
     if not path.exists():
         return {}
-    try:
-        saved = json.loads(path.read_text())
-        number = (int, float)
-        score = saved.get("score") if isinstance(saved, dict) else None
-        if not (
-            isinstance(saved.get("checkpoint"), str)
-            and isinstance(saved.get("fd"), number)
-            and isinstance(saved.get("samples"), int)
-            and isinstance(score, list)
-            and score
-            and isinstance(score[0], number)
-        ):
-            raise ValueError("fields missing or of the wrong kind")
-    except (OSError, ValueError, AttributeError) as e:
-        raise UsageError(f"{path} is damaged ({type(e).__name__}); delete it and run evaluate.py on the run again") from None
+    fix = "delete it and run evaluate.py on the run again"
+    saved = runs.read_record(path, {"checkpoint": str, "fd": (int, float), "samples": int, "score": list}, fix)
+    if not saved["score"] or not isinstance(saved["score"][0], (int, float)):
+        raise UsageError(f"{path} is damaged (score = {saved['score']!r}); {fix}")
     return saved
 
 

@@ -6,12 +6,11 @@ which a crash could leave stale or broken. TensorFlow writes the checkpoint file
 `best.json` record beside the best one is written atomically.
 """
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
-from common import files, guards, history
+from common import files, guards, history, runs
 from common.errors import TrainingFailed, UsageError
 from common.tfcompat import tf
 
@@ -137,19 +136,13 @@ class Checkpoints:
     def best_so_far(self):
         """The record of checkpoints/best/ ({"step", "epoch", "fd", "score"}), or None before the first
         evaluation. Read before training starts, so a damaged record costs no training time."""
-        record = self.run.best_record
-        if not record.exists():
+        if not self.run.best_record.exists():
             return None
-        try:
-            best = json.loads(record.read_text())
-            if not isinstance(best.get("fd"), (int, float)) or not isinstance(best.get("step"), int):
-                raise ValueError("fd or step missing or not a number")
-        except (OSError, ValueError, AttributeError) as e:
-            raise UsageError(
-                f"{record} is damaged ({type(e).__name__}); delete the folder {self.run.best} and run again: training "
-                "resumes, and the best checkpoint is chosen anew from the next evaluation on"
-            ) from None
-        return best
+        fix = (
+            f"delete the folder {self.run.best} and run again: training resumes, and the best checkpoint is chosen "
+            "anew from the next evaluation on"
+        )
+        return runs.read_record(self.run.best_record, {"fd": (int, float), "step": int}, fix)
 
     def keep_if_best(self, sess, step, epoch, score, fd):
         """Copy this step's checkpoint to checkpoints/best/ when its Fréchet distance is the lowest yet."""

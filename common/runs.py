@@ -185,26 +185,37 @@ def config_record(args, script, steps_per_epoch, tensorflow_version):
     }
 
 
+def read_record(path, fields, fix):
+    """A JSON record of a run folder (config.json, best.json, metrics.json), with `fields` — {key:
+    allowed types} — checked; a damaged one is a UsageError naming the file and `fix`."""
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        for key, kinds in fields.items():
+            kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+            if key not in record:
+                raise ValueError(f"no {key!r}")
+            if not isinstance(record[key], kinds) or (isinstance(record[key], bool) and bool not in kinds):
+                raise ValueError(f"{key} = {record[key]!r}")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path} is damaged ({e}); {fix}") from None
+    return record
+
+
+CONFIG_FIELDS = {"script": str, "hparams": dict, "dataset": str, "steps_per_epoch": (int, type(None))}
+
+
 def read_config(run):
     """A run's config.json ({"hparams": {}} when there is none)."""
     if not run.config.exists():
         return {"hparams": {}}
-    try:
-        config = json.loads(run.config.read_text())
-        missing = [key for key in ("script", "hparams", "dataset", "steps_per_epoch") if key not in config]
-        if missing:
-            raise KeyError(missing[0])
-        if config["script"] not in SCRIPTS or config["dataset"] not in DATASETS:
-            raise ValueError(f"script {config['script']!r} or dataset {config['dataset']!r} unknown")
-        if config["hparams"]:
-            config["hparams"] = {**ADDED_LATER, **config["hparams"]}
-        if not isinstance(config["hparams"], dict):
-            raise TypeError("hparams is not a mapping")
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(
-            f"{run.config} is damaged ({type(e).__name__}: {e}); restore it from a copy: it records the run's settings "
-            "(not --fresh, which would delete the run)"
-        ) from None
+    fix = "restore it from a copy: it records the run's settings (not --fresh, which would delete the run)"
+    config = read_record(run.config, CONFIG_FIELDS, fix)
+    if config["script"] not in SCRIPTS or config["dataset"] not in DATASETS:
+        raise UsageError(f"{run.config} is damaged (script {config['script']!r}, dataset {config['dataset']!r}); {fix}")
+    if config["hparams"]:
+        config["hparams"] = {**ADDED_LATER, **config["hparams"]}
     return config
 
 

@@ -29,6 +29,30 @@ def write_idx(path, array, compress=True):
     return hashlib.sha256(raw).hexdigest()
 
 
+def build_training_graph(script, argv, n=64):
+    """(graph, StepGraph, initializer, args) of a script's training graph for `argv`, on `n` random
+    images held in the graph: the graph tests' tiny stand-in for the data set."""
+    import importlib
+
+    from common import flags, inputs
+
+    module = importlib.import_module(script)
+    args = flags.parse("test", module.HPARAMS, argv, conditional=module.MODEL.conditional)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(0)
+        rng = np.random.default_rng(0)
+        dataset = inputs.Dataset(
+            images=tf.Variable(rng.uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32), trainable=False),
+            labels=tf.Variable(rng.integers(0, 10, n).astype(np.int32), trainable=False),
+            size=n,
+            steps_per_epoch=n // args.batch_size,
+        )
+        model = module.build_graph(args, dataset)
+        init = tf.global_variables_initializer()
+    return graph, model, init, args
+
+
 def run_main(module, argv):
     """Run a script's main in this process; return its exit code (0 when it returns)."""
     try:

@@ -5,30 +5,16 @@ import importlib
 
 import numpy as np
 import pytest
-from helpers import TINY
+from helpers import TINY, build_training_graph
 
-from common import flags, gan, history, inputs, ops
+from common import gan, history, inputs, ops
 from common.tfcompat import tf
 
 SCRIPTS = list(TINY)
 
 
-def build(script, argv=None, n=64):
-    module = importlib.import_module(script)
-    args = flags.parse("t", module.HPARAMS, TINY[script] if argv is None else argv, conditional=module.MODEL.conditional)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(0)
-        rng = np.random.default_rng(0)
-        dataset = inputs.Dataset(
-            images=tf.Variable(rng.uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32), trainable=False),
-            labels=tf.Variable(rng.integers(0, 10, n).astype(np.int32), trainable=False),
-            size=n,
-            steps_per_epoch=n // args.batch_size,
-        )
-        model = module.build_graph(args, dataset)
-        init = tf.global_variables_initializer()
-    return graph, model, init, args
+def build(script, argv=None):
+    return build_training_graph(script, TINY[script] if argv is None else argv)
 
 
 @pytest.fixture(scope="module", params=SCRIPTS)

@@ -1,34 +1,16 @@
 """Promises of the training graphs: cDCGAN's fake (image, label) pairs, --lr-decay, and --label-smoothing."""
 
-import importlib
-
 import numpy as np
 import pytest
-from helpers import TINY
+from helpers import TINY, build_training_graph
 
 import gan_cdcgan
-from common import flags, gan, inputs, ops
+from common import gan, inputs, ops
 from common.tfcompat import tf
 
 
 def build(script, extra=()):
-    """A script's training graph at tiny sizes, on random data held in the graph."""
-    module = importlib.import_module(script)
-    args = flags.parse("t", module.HPARAMS, [*TINY[script], *extra], conditional=module.MODEL.conditional)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(0)
-        rng = np.random.default_rng(0)
-        n = 64
-        dataset = inputs.Dataset(
-            images=tf.Variable(rng.uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32), trainable=False),
-            labels=tf.Variable(rng.integers(0, 10, n).astype(np.int32), trainable=False),
-            size=n,
-            steps_per_epoch=n // args.batch_size,
-        )
-        model = module.build_graph(args, dataset)
-        init = tf.global_variables_initializer()
-    return graph, model, init, args
+    return build_training_graph(script, [*TINY[script], *extra])
 
 
 def test_d_judges_each_fake_with_the_label_it_was_generated_from():
