@@ -1,8 +1,9 @@
-"""DCGAN on MNIST: a transposed-convolution generator and a convolutional discriminator (the
-architecture of TensorFlow's DCGAN tutorial), in TF1 graph mode.
+"""DCGAN on MNIST: a transposed-convolution generator (TensorFlow's DCGAN tutorial's) and a
+convolutional discriminator with batch norm (the DCGAN paper's), in TF1 graph mode.
 
     python gan_dcgan.py                   # train (resumes if this configuration was trained before)
-    python gan_dcgan.py --lr 1e-4 --beta1 0.9 --batch-size 256     # the tutorial's own optimizer
+    python gan_dcgan.py --no-d-batch-norm --dropout 0.3 --leaky-slope 0.3 --init-stddev 0 \
+        --batch-size 256 --lr 1e-4 --beta1 0.9                      # the tutorial's D and optimizer
     python gan_dcgan.py --generate 64 --to digits.png
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
