@@ -10,7 +10,7 @@ asserts nothing.
 
 What it prints per model, and how each figure is obtained:
 - images/s and seconds per MNIST epoch (60,000 images) of our loop: `session.run([train_op, metrics])`
-  and the Python that follows each step in training (the four losses to floats, into the history);
+  and the Python that follows each step in training (the four step metrics to floats, into the history);
 - achieved GFLOP/s: the FLOPs of one step ÷ its time. The FLOPs are counted from the graph itself: every
   op that one training step runs — the matmuls and convolutions of the forward passes (G once, D three
   times), of both backward passes and of the input gradients, plus elementwise math. Convolutions are

@@ -48,7 +48,7 @@ def describe(run, which="latest", epoch=None):
     source, score, fd = "none", math.nan, math.nan
     for evaluated_epoch, evaluated_score, evaluated_fd in evaluations:
         if evaluated_epoch == epoch:
-            source, score, fd = "training, 2k samples", evaluated_score, evaluated_fd
+            source, score, fd = f"training, {history.EVAL_SAMPLES // 1000}k samples", evaluated_score, evaluated_fd
     # evaluate.py's numbers (10k samples) when they are of this very checkpoint
     per_epoch = config.get("effective_steps_per_epoch")
     step = epoch * per_epoch if isinstance(per_epoch, int) else None
@@ -133,7 +133,7 @@ def draw(table_rows, path, curves):
             if row["curve"]:
                 epochs, _, fds = zip(*row["curve"], strict=True)
                 ax.plot(epochs, fds, marker="o", label=row["name"])
-        ax.set(xlabel="epoch", ylabel="FD (training, 2k samples)")
+        ax.set(xlabel="epoch", ylabel=f"FD (training, {history.EVAL_SAMPLES // 1000}k samples)")
         ax.grid(alpha=0.3)
         if any(row["curve"] for row in rows):
             ax.set_yscale("log")

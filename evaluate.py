@@ -92,7 +92,7 @@ def main(argv=None):
     with errors.exit_codes("evaluate.py"):
         if args.draw_from == "average":
             for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
-                runs.check_writable(run)
+                runs.check_writable(run.path)
         for run in folders:
             rows.append(evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from))
         if args.real:

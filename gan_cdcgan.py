@@ -1,5 +1,6 @@
 """Conditional DCGAN on MNIST: ask for a digit, get that digit. Both networks see the one-hot label
-(the architecture of the classic TF1 cDCGAN script, with its two label bugs fixed).
+(the architecture of the classic TF1 cDCGAN script, with its two label bugs fixed: G is asked for all ten
+digits, and D judges each fake with the label it was drawn for).
 
     python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
@@ -22,7 +23,7 @@ Z_DIM = 100
 G_FILTERS = 128  # generator widths: 2F then F filters (the classic script: F = 128)
 D_FILTERS = 128  # discriminator widths: F then 2F filters (the classic script: F = 128)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the classic script and the DCGAN paper
-BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
+BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (docs/results.md)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag

@@ -13,9 +13,9 @@ from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
-EPOCHS = 30  # quality still improves steadily at 30 (README: Measuring sample quality)
+EPOCHS = 30  # quality still improves at 30 (docs/results.md)
 BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch for the same images
-LR = 2e-4  # the DCGAN paper's; the tutorial's 1e-4 with beta1 0.9 learns visibly slower (README)
+LR = 2e-4  # the DCGAN paper's; the tutorial's 1e-4 with beta1 0.9 learns visibly slower (docs/results.md)
 BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two players from overshooting
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
@@ -24,7 +24,7 @@ D_BATCH_NORM = True  # batch norm on D's second convolution, each call in traini
 DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
 LEAKY_SLOPE = 0.2  # the DCGAN paper's (the tutorial: Keras' default 0.3)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the DCGAN paper (0: Glorot uniform, the tutorial's)
-BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (README)
+BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (docs/results.md)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag

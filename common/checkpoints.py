@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import files, guards, history, runs
+from common import errors, files, guards, history, runs
 from common.errors import TrainingFailed, UsageError
 from common.tfcompat import tf
 
@@ -81,13 +81,6 @@ def restore_latest(sess, saver, folder):
     return None
 
 
-def first_line(error):
-    """What an OSError or a TensorFlow OpError says, without TF's node trace and hints on later lines
-    (a full disk arrives as ResourceExhaustedError, with a hint about GPU memory that would mislead)."""
-    text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
-    return (text.strip().splitlines() or [type(error).__name__])[0]
-
-
 def check_free_space(run, checkpoint_bytes):
     """A run needs room for KEEP checkpoints plus the one being written, and some slack for grids and
     logs; a full disk found now costs nothing, found at the first save an epoch."""
@@ -127,7 +120,7 @@ class Checkpoints:
             self.saver.save(sess, str(self.run.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
         except (OSError, tf.errors.OpError) as e:
             raise TrainingFailed(
-                f"saving step {step} in {self.run.path} failed ({first_line(e)}); {self.kept()}. Free some disk space "
+                f"saving step {step} in {self.run.path} failed ({errors.first_line(e)}); {self.kept()}. Free some disk space "
                 "or fix the folder's permissions, then run the same command to resume"
             ) from None
         self.last_saved = step

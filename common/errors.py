@@ -1,4 +1,5 @@
-"""The two ways a run ends early on purpose, and the one place they become exit codes.
+"""The two ways a run ends early on purpose, and how failures become one line and an exit code
+(argparse errors and a training's signal exit are the two others, in flags.py and loop.py).
 
 A `UsageError` is the user's input (a flag, a folder, a data file): one line saying what to do, exit
 code 2. `TrainingFailed` is training that cannot go on (it diverged, a save failed): one line saying
@@ -17,6 +18,13 @@ class UsageError(Exception):
 
 class TrainingFailed(Exception):
     """Training cannot go on (diverged, or a save failed); the message says what was kept."""
+
+
+def first_line(error):
+    """What an OSError or a TensorFlow OpError says, without TF's node trace and hints on later lines
+    (a full disk arrives as ResourceExhaustedError, with a hint about GPU memory that would mislead)."""
+    text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    return (text.strip().splitlines() or [type(error).__name__])[0]
 
 
 @contextlib.contextmanager
@@ -44,8 +52,10 @@ def exit_codes(program):
     except Exception as e:  # TensorFlow's out of memory, told by name: this module does not import TensorFlow
         if type(e).__name__ != "ResourceExhaustedError":
             raise
-        first = (str(getattr(e, "message", e)).strip().splitlines() or [""])[0]
-        print(f"{program}: failed: out of memory or disk ({first}); lower --batch-size or the model's widths", file=sys.stderr)
+        print(
+            f"{program}: failed: out of memory or disk ({first_line(e)}); lower --batch-size or the model's widths",
+            file=sys.stderr,
+        )
         raise SystemExit(1) from None
 
 

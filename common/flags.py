@@ -1,4 +1,5 @@
-"""Command-line flags shared by the three scripts.
+"""Command-line flags: the scripts' hyperparameters and run flags, and the value checks and one-line
+argparse errors that the tools (evaluate.py, compare.py, bench.py) and config.json's reader use too.
 
 Each script's UPPERCASE constants are its hyperparameters; `parse` turns every one into a flag
 (`BATCH_SIZE` -> `--batch-size`) with the constant as default, so editing the file and passing a flag
@@ -86,9 +87,6 @@ def path(text):
     if not text.strip():
         raise argparse.ArgumentTypeError("empty (an unset shell variable?): name a file or folder")
     return Path(text).expanduser()
-
-
-path.__name__ = "path"
 
 
 def check_value(name, value, default):

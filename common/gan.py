@@ -10,7 +10,6 @@ from common import inputs, ops
 from common.tfcompat import tf
 
 STATS_SAMPLES = 1000  # images whose batch statistics become the weight average's batch-norm statistics
-STEP_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # what every step records (history.csv)
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class StepGraph:
 
     train_op: tf.Operation  # one whole step: D update, then G update, then global step + 1
     d_step: tf.Operation  # the D update alone (the tests check it leaves G untouched)
-    metrics: dict  # STEP_METRICS -> scalar tensors, recorded every step
+    metrics: dict  # history.STEP_METRICS -> scalar tensors, recorded every step
     samples: tf.Tensor  # the fixed-noise grid, generator in inference mode
     grid: tuple  # (rows, cols) of the sample grid
     refresh: tf.Operation  # measures the weight average's batch-norm statistics (see average_generator)

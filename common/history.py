@@ -13,6 +13,7 @@ from common.errors import UsageError
 
 STEP_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # what every training step records
 EVALUATION = ("score", "fd")  # filled on the last step of an evaluated epoch, empty elsewhere
+EVAL_SAMPLES = 2000  # the images behind each of those evaluations (evaluate.py uses 10,000)
 COLUMNS = ("step", "epoch", *STEP_METRICS, *EVALUATION)
 
 

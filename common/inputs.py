@@ -29,6 +29,7 @@ class Stream(enum.IntEnum):
 def stream_seed(seed, stream, counter):
     """The [2] int64 seed of a stateless random op: draw number `counter` of stream `stream`."""
     counter = tf.cast(counter, tf.int64)
+    # A stream owns 2^40 counters (a step count no run reaches) before it would run into the next one.
     return tf.stack([tf.constant(seed, tf.int64), tf.constant(int(stream) << 40, tf.int64) + counter])
 
 

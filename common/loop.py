@@ -19,8 +19,6 @@ from common.errors import TrainingFailed, UsageError
 from common.session import session_config
 from common.tfcompat import tf
 
-EVAL_SAMPLES = 2000  # images per evaluation during training (evaluate.py uses 10,000)
-
 
 @dataclass
 class TrainingGraph:
@@ -33,7 +31,7 @@ class TrainingGraph:
     checkpoint_bytes: int
     initialize: tf.Operation  # the variables' initial values (the data set aside)
     load_data: Callable  # (sess, images, labels): the training set into the graph, once per session
-    eval_images: tf.Tensor  # EVAL_SAMPLES images from the weight average (balanced digits), or None
+    eval_images: tf.Tensor  # history.EVAL_SAMPLES images from the weight average (balanced digits), or None
 
 
 def build(args, model, image_shape, label_shape, steps_per_epoch):
@@ -46,7 +44,8 @@ def build(args, model, image_shape, label_shape, steps_per_epoch):
         eval_images = None
         if args.eval_every:
             seed = inputs.stream_seed(args.seed, inputs.Stream.EVAL, 0)
-            eval_images = model.sample(args, EVAL_SAMPLES, seed, inputs.balanced_digits(EVAL_SAMPLES))
+            count = history.EVAL_SAMPLES
+            eval_images = model.sample(args, count, seed, inputs.balanced_digits(count))
         saved = tf.global_variables()
         floats = [v for v in saved if v.dtype.base_dtype.is_floating]
         finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
@@ -63,14 +62,13 @@ def prepare_folder(run, *subfolders):
         raise UsageError(
             f"{run.path} is a link to {run.path.readlink()}, which does not exist; fix the link or pass another --out-dir"
         )
+    fix = "pass --out-dir with a writable folder"  # (called twice: the lock needs the folder, --fresh comes after it)
     try:
         for folder in (run.path, *subfolders):
             folder.mkdir(parents=True, exist_ok=True)
-        probe = run.path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
     except OSError as e:
-        raise UsageError(f"cannot write to {run.path} ({e.strerror}); pass --out-dir with a writable folder") from None
+        raise UsageError(f"cannot write to {run.path} ({e.strerror}); {fix}") from None
+    runs.check_writable(run.path, fix)
 
 
 def check_grids(run):
@@ -151,7 +149,7 @@ class Trainer:
         try:
             self.writer = tf.summary.FileWriter(str(self.run.logs))
         except (OSError, tf.errors.OpError) as e:
-            raise TrainingFailed(f"cannot write TensorBoard's files in {self.run.logs} ({checkpoints.first_line(e)})") from None
+            raise TrainingFailed(f"cannot write TensorBoard's files in {self.run.logs} ({errors.first_line(e)})") from None
         try:
             if step:  # TensorBoard drops the events of steps ≥ this one written before: those replayed now
                 self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step + 1)
@@ -165,7 +163,7 @@ class Trainer:
                         self.end_epoch(epoch, step, stop, first_row, time.time() - started)
                     except (OSError, tf.errors.OpError) as e:
                         raise TrainingFailed(
-                            f"writing the end of epoch {epoch} in {self.run.path} failed ({checkpoints.first_line(e)}); "
+                            f"writing the end of epoch {epoch} in {self.run.path} failed ({errors.first_line(e)}); "
                             f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
                         ) from None
                     if stop.signum is not None:

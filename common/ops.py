@@ -123,7 +123,7 @@ def trainable_variables(prefix):
 
 def averaged(enabled=True):
     """Build a network inside this to build its weight average: every variable it creates or reuses is
-    a copy named `average/<name>`, not trainable (no optimizer sees it; `training.average_generator`
+    a copy named `average/<name>`, not trainable (no optimizer sees it; `gan.average_generator`
     moves it). With `enabled` false the network is built as itself."""
     if not enabled:
         return contextlib.nullcontext()

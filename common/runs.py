@@ -1,9 +1,9 @@
 """The run folder: its name, its layout, its config.json, and who may write in it.
 
-Every path and file name of a run is defined here and asked for by name everywhere else (the loop,
-`evaluate.py`, `compare.py`, the tests). A run folder is named after the settings that shape what is
-learned, so rerunning a command resumes its run and a changed constant starts a new folder beside it.
-This module does not import TensorFlow, so `compare.py` stays quick.
+The folder's file names are defined here (`RunFolder`) and asked for by name elsewhere; the names
+inside checkpoints/ are TensorFlow's `ckpt-<step>`, owned by common/checkpoints.py. A run folder is
+named after the settings that shape what is learned, so rerunning a command resumes its run and a
+changed constant starts a new folder beside it. No TensorFlow here, so `compare.py` stays quick.
 """
 
 import fcntl
@@ -14,10 +14,9 @@ import socket
 from pathlib import Path
 
 from common import files, flags
-from common.data import DATASETS
+from common.data import DATASETS, REPO_DIR
 from common.errors import UsageError
 
-REPO_DIR = Path(__file__).resolve().parent.parent
 OUTPUTS_DIR = REPO_DIR / "outputs"
 
 # Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose
@@ -31,8 +30,9 @@ NOT_IN_RUN_NAME = {"epochs"}
 
 
 class RunFolder:
-    """The files of one run. Paths only: reading and writing them is the job of the modules that own
-    their content (history, checkpoints, the loop's epoch outputs, evaluate.py)."""
+    """The files of one run: their paths, and the two things that concern the folder as a whole
+    (whether it is ours, and --fresh). Reading and writing each file is the job of the module that
+    owns its content (history, checkpoints, the loop's epoch outputs, evaluate.py)."""
 
     CONFIG = "config.json"
     HISTORY = "history.csv"
@@ -45,8 +45,6 @@ class RunFolder:
     BEST_RECORD = "best.json"
     METRICS = {"latest": "metrics.json", "best": "metrics-best.json"}  # evaluate.py, per checkpoint kind
     LOCK = ".lock"
-    # What the project writes in a run folder, and all that --fresh removes.
-    OUTPUTS = (CHECKPOINTS, SAMPLES, LOGS, HISTORY, LOSSES, PROGRESS, CONFIG, *METRICS.values())
 
     def __init__(self, path):
         self.path = Path(path)
@@ -175,8 +173,8 @@ def config_record(args, script, steps_per_epoch, tensorflow_version):
         "run_name": run_name(args),
         "hparams": args.hparams,
         "dataset": args.dataset,
-        "steps_per_epoch": args.steps_per_epoch,
-        "effective_steps_per_epoch": steps_per_epoch,
+        "steps_per_epoch": args.steps_per_epoch,  # the flag (None: whole epochs), part of the run's identity
+        "effective_steps_per_epoch": steps_per_epoch,  # what it came to: compare.py maps epochs to checkpoints
         "data_dir": str(args.data_dir) if args.data_dir else None,
         "gpu_memory_fraction": args.gpu_memory_fraction,
         "gpu_allow_growth": args.gpu_allow_growth,
@@ -219,14 +217,14 @@ def read_config(run):
     return config
 
 
-def check_writable(run):
-    """Raise UsageError unless a file can be created in the run folder."""
-    probe = run.path / ".write-test"
+def check_writable(folder, fix="make it writable"):
+    """Raise UsageError unless a file can be created in `folder`: found before long work, not after."""
+    probe = folder / ".write-test"
     try:
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
-        raise UsageError(f"cannot write to {run.path} ({e.strerror}); make it writable") from None
+        raise UsageError(f"cannot write to {folder} ({e.strerror}); {fix}") from None
 
 
 def write_config(run, record):
@@ -254,6 +252,8 @@ def use_run_settings(args, run, script):
     """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
     evaluated) after the constants at the top of the script were edited for the next experiment."""
     config = read_config(run)
+    if not config["hparams"]:  # no config.json (lost): the command's own settings, checked by the checkpoint
+        return
     if config["script"] != script:
         raise UsageError(f"{run.path} is a run of {config['script']}.py, not of {script}.py; run python {config['script']}.py")
     for name, value in config["hparams"].items():
@@ -267,6 +267,7 @@ def use_run_settings(args, run, script):
                 "it records the run's settings"
             ) from None
         setattr(args, name, value)
+        args.hparams[name] = value
 
 
 class Lock:

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny IDX data (tests never download) and tiny models (tests stay fast)."""
+"""Shared fixtures: tiny IDX data cut from the shipped MNIST (tests never download); the tiny model
+flags and other shared helpers are in helpers.py."""
 
 import dataclasses
 

@@ -66,8 +66,8 @@ def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_
     assert "real (mnist test set)" in table and "gan_fc/" in table and "gan_dcgan/" in table and "gan_cdcgan/" in table
     real, fc, dc, cdc = rows
     test_x, test_y = data.load("mnist", "test", tiny_mnist)
-    judge = classifier.load("mnist")
-    probs, _ = judge.predict(data.to_unit_range(test_x))
+    loaded = classifier.load("mnist")
+    probs, _ = loaded.predict(data.to_unit_range(test_x))
     assert real["classifier_test_accuracy"] == pytest.approx(np.mean(probs.argmax(1) == test_y))
     assert real["score"] == pytest.approx(metrics.classifier_score(probs)) and real["fd"] > 0
     for row, run, module in ((fc, "gan_fc", gan_fc), (dc, "gan_dcgan", gan_dcgan), (cdc, "gan_cdcgan", gan_cdcgan)):
@@ -77,7 +77,7 @@ def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_
         # the same 500 images, drawn by --generate (same stream, same chunks) and judged here
         npz = tiny_runs / f"{run}.npz"
         assert run_main(module, ["--out-dir", tiny_runs / run, "--generate", "500", "--to", npz]) == 0
-        generated_probs, _ = judge.predict(np.load(npz)["images"])
+        generated_probs, _ = loaded.predict(np.load(npz)["images"])
         assert saved["score"] == pytest.approx(metrics.classifier_score(generated_probs))
         assert saved["histogram"] == pytest.approx(metrics.class_histogram(generated_probs))
         assert sum(saved["histogram"]) == pytest.approx(1.0)
