@@ -480,3 +480,40 @@ def test_flags_that_cannot_go_together(capsys, program, argv, words):
         importlib.import_module(program).main(argv)
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and "\n" not in err and words in err, err
+
+
+def test_evaluate_when_metrics_json_cannot_be_written(run_copy, monkeypatch, capsys):
+    import evaluate
+    from common import files
+
+    def disk_full(path, value):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(files, "write_json", disk_full)
+    with pytest.raises(SystemExit) as e:
+        evaluate.main([str(run_copy), "--samples", "100"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 1 and "\n" not in err and "metrics.json: No space left on device" in err, err
+
+
+def test_tensorboard_files_that_cannot_be_written(tmp_path, tiny_mnist, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tf.summary, "FileWriter", refuse)
+    assert run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", tmp_path / "run", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot write TensorBoard's files" in err and "No space left on device" in err
+
+
+def test_evaluate_draws_g_itself_on_the_same_checkpoint_without_touching_metrics(run_copy, capsys):
+    """`--draw-from g`: G's own weights instead of their average, from the same checkpoint, printed and
+    not written over the average's metrics.json."""
+    import evaluate
+
+    (average,) = evaluate.main([str(run_copy), "--samples", "300"])
+    saved = (run_copy / "metrics.json").read_bytes()
+    (itself,) = evaluate.main([str(run_copy), "--samples", "300", "--draw-from", "g"])
+    assert itself["run"].endswith("(G itself)") and itself["checkpoint"] == average["checkpoint"]
+    assert itself["fd"] != average["fd"]
+    assert (run_copy / "metrics.json").read_bytes() == saved
