@@ -214,7 +214,7 @@ def test_ctrl_c_while_tensorflow_loads():
     if proc.returncode == 0:
         pytest.skip("the imports finished before the signal (a fast machine)")
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["interrupted"]
+    assert err.strip().splitlines() == ["gan_fc.py: interrupted"]
 
 
 def test_ctrl_c_while_the_data_loads(tmp_path):
