@@ -36,7 +36,7 @@ def evaluate_run(run, count, references, which="latest", draw_from="average"):
     key = (config["dataset"], config.get("data_dir"))
     if key not in references:
         references[key] = quality.Reference(*key)
-    labels = np.arange(count) % 10 if model.conditional else None
+    labels = sampling.balanced_labels(count) if model.conditional else None
     fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which)
     row = {
         "run": f"{model.script}/{run.path.resolve().name}" + (" (G itself)" if draw_from == "g" else ""),

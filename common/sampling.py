@@ -14,6 +14,12 @@ from common.tfcompat import tf
 CHUNK = 1000  # images per session.run
 
 
+def balanced_labels(count):
+    """`count` digits cycling through 0–9, as numpy: what a conditional model is asked for when the
+    caller names no digit (the graph's twin is inputs.balanced_digits)."""
+    return np.arange(count) % 10
+
+
 def generate_images(args, model, run, count, labels=None, which="latest"):
     """(images float32 [count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest (or best)
     checkpoint; `labels` (one per image) are the digits asked of a conditional model, balanced digits
@@ -24,7 +30,7 @@ def generate_images(args, model, run, count, labels=None, which="latest"):
         hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
         raise UsageError(f"no {which} checkpoint in {folder}{hint}")
     if labels is None:
-        labels = np.arange(count) % 10
+        labels = balanced_labels(count)
     graph = tf.Graph()
     with graph.as_default():
         size = tf.placeholder(tf.int32, [])
@@ -70,7 +76,7 @@ def generate(args, model):
     check_writable(target)
     labels = None
     if model.conditional:  # the requested digit, or all ten in turn
-        labels = np.full(args.generate, args.label) if args.label is not None else np.arange(args.generate) % 10
+        labels = np.full(args.generate, args.label) if args.label is not None else balanced_labels(args.generate)
     out, checkpoint = generate_images(args, model, run, args.generate, labels, args.checkpoint)
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))
