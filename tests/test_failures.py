@@ -23,6 +23,12 @@ from common.tfcompat import tf
 TRAIN = [*TINY_FC, "--steps-per-epoch", "3", "--epochs", "2"]
 
 
+def default_sigint():
+    """In the child: Ctrl-C as a terminal delivers it. A test run started as a background job inherits
+    SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(program, *argv, cwd=None, env=None, timeout=180):
     """(exit code, stderr lines, stdout) of `python program argv…`."""
     result = subprocess.run(
@@ -32,6 +38,7 @@ def run(program, *argv, cwd=None, env=None, timeout=180):
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=default_sigint,
     )
     return result.returncode, result.stderr.strip().splitlines(), result.stdout
 
@@ -207,7 +214,13 @@ def test_ctrl_c_during_generate_keeps_an_earlier_file_whole(run_copy, tmp_path, 
 
 # ------------------------------------------------------------------------------------- Ctrl-C (130)
 def test_ctrl_c_while_tensorflow_loads():
-    proc = subprocess.Popen([sys.executable, str(REPO / "gan_fc.py"), "--help"], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "gan_fc.py"), "--help"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     time.sleep(0.8)  # inside the imports: TensorFlow takes seconds to load
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
