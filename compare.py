@@ -78,15 +78,6 @@ def _read_metrics(path):
     return saved
 
 
-def _read_grid(path):
-    try:
-        return images.read_png(path)
-    except (OSError, ValueError, SyntaxError) as e:
-        raise UsageError(
-            f"{path} is damaged ({type(e).__name__}); delete it (that epoch then shows as missing) or restore it"
-        ) from None
-
-
 def epoch_list(text):
     """`1,3,5,last` -> [1, 3, 5, None] (None: each run's last epoch)."""
     epochs = []
@@ -124,7 +115,13 @@ def draw(table_rows, path, curves):
                 ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}", fontsize=8)
                 ax.text(0.5, 0.5, f"no grid of epoch {cell['epoch']}", ha="center", transform=ax.transAxes)
                 continue
-            ax.imshow(_read_grid(cell["grid"]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.imshow(
+                images.read_grid(cell["grid"], "delete it (that epoch then shows as missing) or restore it"),
+                cmap="gray",
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+            )
             ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}  score {cell['score']:.2f}  FD {cell['fd']:.1f}", fontsize=8)
     if curves:
         ax = fig.add_subplot(grid_spec[m, :])

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from common import files  # noqa: E402
+from common.errors import UsageError  # noqa: E402
 
 PAD = 2  # pixels of background between and around the cells of a grid
 CAPTION = 14  # pixels above each progress-GIF frame for its epoch
@@ -49,6 +50,15 @@ def save_png(path, image):
 def read_png(path):
     """A PNG written by `save_png` back as uint8 grey."""
     return np.rint(plt.imread(path)[..., 0] * 255).astype(np.uint8)
+
+
+def read_grid(path, fix):
+    """A run's sample grid, or a UsageError naming it as damaged with `fix` (what the caller's user can
+    do about it): a half-written or foreign file must not become a traceback."""
+    try:
+        return read_png(path)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UsageError(f"{path} is damaged ({type(e).__name__}); {fix}") from None
 
 
 def plot_losses(path, steps, columns):

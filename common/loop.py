@@ -74,12 +74,7 @@ def prepare_folder(run, *subfolders):
 def check_grids(run):
     """A damaged sample grid would break the progress GIF after an epoch of training: name it now."""
     for epoch, path in run.grids().items():
-        try:
-            images.read_png(path)
-        except (OSError, ValueError, SyntaxError) as e:
-            raise UsageError(
-                f"{path} is damaged ({type(e).__name__}); delete it (the progress GIF then skips epoch {epoch}) and run again"
-            ) from None
+        images.read_grid(path, f"delete it (the progress GIF then skips epoch {epoch}) and run again")
 
 
 def train(args, model):

@@ -53,13 +53,12 @@ def check_writable(target):
     no file can be created."""
     if target.is_dir():
         raise UsageError(f"--to {target} is a folder; name a file, e.g. {target / 'digits.png'}")
+    fix = f"--to {target}: name a file in a writable folder"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        probe = target.with_name(f".{target.name}.probe")
-        probe.write_bytes(b"")
-        probe.unlink()
     except OSError as e:
-        raise UsageError(f"cannot write {target} ({e.strerror}); name a file in a writable folder") from None
+        raise UsageError(f"cannot write to {target.parent} ({e.strerror}); {fix}") from None
+    runs.check_writable(target.parent, fix)
 
 
 def generate(args, model):
