@@ -3,7 +3,7 @@ convolutional discriminator with batch norm (the DCGAN paper's), in TF1 graph mo
 
     python gan_dcgan.py                   # train (resumes if this configuration was trained before)
     python gan_dcgan.py --no-d-batch-norm --dropout 0.3 --leaky-slope 0.3 --init-stddev 0 \
-        --batch-size 256 --lr 1e-4 --beta1 0.9                      # the tutorial's D and optimizer
+        --batch-size 256 --lr 1e-4 --d-lr 1e-4 --beta1 0.9         # the tutorial's D and optimizer
     python gan_dcgan.py --generate 64 --to digits.png
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
@@ -15,7 +15,8 @@ from common.tfcompat import tf, tf2
 # ------------------------------------------------------------------------------ hyperparameters
 EPOCHS = 30  # quality still improves at 30 (docs/results.md)
 BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch for the same images
-LR = 2e-4  # the DCGAN paper's; the tutorial's 1e-4 with beta1 0.9 learns visibly slower (docs/results.md)
+LR = 2e-4  # G's; the DCGAN paper's. The tutorial's 1e-4 with beta1 0.9 learns visibly slower (docs/results.md)
+D_LR = 2e-4  # D's (the tutorial and the paper: the same as G's)
 BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two players from overshooting
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
@@ -92,7 +93,7 @@ def build_graph(hp, dataset):
 
     d_real, d_fake = discriminator(real, hp, dropout_seed(0)), discriminator(fake, hp, dropout_seed(1))
     d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
-    d_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="d_adam")
+    d_opt = tf.train.AdamOptimizer(hp.d_lr, beta1=hp.beta1, name="d_adam")
     d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
     with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update

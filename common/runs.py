@@ -19,11 +19,12 @@ from common.errors import UsageError
 
 OUTPUTS_DIR = REPO_DIR / "outputs"
 
-# Hyperparameters added after the first runs were recorded, with the value that reproduces a run whose
-# config.json predates them: such a run still loads, and resuming it with other settings is refused.
-ADDED_LATER = {"g_average": 0.0}
-
 SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
+
+# Hyperparameters added after the first runs were recorded: the scripts that have them, and what
+# reproduces a run whose config.json predates them (a value, or the name of the setting it copied then).
+# Such a run still loads, and resuming it with other settings is refused.
+ADDED_LATER = {"g_average": (SCRIPTS, 0.0), "d_lr": (("gan_dcgan",), "lr")}
 
 # Flags that do not change what is learned, so they are left out of the run name.
 NOT_IN_RUN_NAME = {"epochs"}
@@ -212,8 +213,10 @@ def read_config(run):
     config = read_record(run.config, CONFIG_FIELDS, fix)
     if config["script"] not in SCRIPTS or config["dataset"] not in DATASETS:
         raise UsageError(f"{run.config} is damaged (script {config['script']!r}, dataset {config['dataset']!r}); {fix}")
-    if config["hparams"]:
-        config["hparams"] = {**ADDED_LATER, **config["hparams"]}
+    hparams = config["hparams"]
+    for name, (scripts, then) in ADDED_LATER.items():
+        if hparams and config["script"] in scripts and name not in hparams:
+            hparams[name] = hparams.get(then) if isinstance(then, str) else then
     return config
 
 

@@ -113,6 +113,16 @@ def test_dcgan_tutorial_architecture_is_one_set_of_flags_away():
     assert np.abs(w).max() <= limit and np.abs(w).max() > 0.9 * limit
 
 
+def test_dcgan_d_and_g_learn_at_their_own_rates():
+    graph, model, init, args = build("gan_dcgan", [*TINY["gan_dcgan"], "--lr", "1e-4", "--d-lr", "3e-4"])
+    rates = {
+        op.name.split("/")[0]: op.get_attr("value").float_val[0]
+        for op in graph.get_operations()
+        if op.type == "Const" and op.name.endswith("_adam/learning_rate")
+    }
+    assert rates == pytest.approx({"d_adam": 3e-4, "g_adam": 1e-4})
+
+
 def test_cdcgan_architecture_matches_the_comment():
     assert weight_shapes("gan_cdcgan") == {
         "generator/deconv1/weights": [7, 7, 256, 110],

@@ -1,6 +1,7 @@
 """gan_dcgan and gan_cdcgan end to end on tiny data and tiny models: outputs, exact resume, --generate."""
 
 import importlib
+import json
 
 import numpy as np
 import pytest
@@ -108,3 +109,15 @@ def test_bad_label_flags(capsys, argv, words):
 
     assert run_main(gan_cdcgan, argv) == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_dcgan_run_recorded_before_d_lr_resumes_with_d_learning_at_g_rate(tmp_path, tiny_mnist, capsys):
+    """config.json without d_lr (written when one LR served both players) means D's rate was LR."""
+    out = tmp_path / "run"
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", "--lr", "3e-4", "--d-lr", "3e-4") == 0
+    config = json.loads((out / "config.json").read_text())
+    del config["hparams"]["d_lr"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", "--lr", "3e-4") == 2
+    assert "d_lr 0.0003 -> 0.0002" in capsys.readouterr().err
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", "--lr", "3e-4", "--d-lr", "3e-4") == 0
