@@ -83,7 +83,7 @@ def fixed_grid(hp):
 def build_graph(hp, dataset):
     """One training step as one op: a D update on real (image, label) pairs and fake pairs — each fake
     with the label it was generated from — then a G update against the freshly updated D."""
-    step = tf.train.get_or_create_global_step()
+    step = inputs.global_step()
     real, real_labels = inputs.batch(dataset, step, hp.batch_size, hp.seed)
     z = noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp)
     # All ten digits (the classic script's randint(0, 9) never asked for a 9).

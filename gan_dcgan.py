@@ -57,7 +57,7 @@ def discriminator(x, hp, dropout_seed):
     normalises each call's own batch (real, fake) in training mode, as in the DCGAN paper; D is never
     run in inference mode, so its moving averages are not kept up to date."""
     f, slope, init = hp.d_filters, hp.leaky_slope, hp.init_stddev
-    fold = tf2.random.experimental.stateless_fold_in
+    fold = inputs.fold_in
     with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
         h = ops.lrelu(ops.conv2d(x, f, 5, 2, "conv1", stddev=init), slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 1), training=True)
@@ -83,13 +83,14 @@ def sample(hp, count, seed, labels, training=False):
 def build_graph(hp, dataset):
     """One training step as one op: a D update on a real and a fake batch, then a G update in which
     the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
-    step = tf.train.get_or_create_global_step()
+    step = inputs.global_step()
     real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
     fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp, training=True)
     g_bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
 
     def dropout_seed(call):  # three D calls per step: real, fake, fake again after the D update
-        return inputs.stream_seed(hp.seed, inputs.Stream.DROPOUT_MASKS, 3 * step + call)
+        with inputs.on_host():  # the counter beside the seed it keys (see inputs.stream_seed)
+            return inputs.stream_seed(hp.seed, inputs.Stream.DROPOUT_MASKS, 3 * step + call)
 
     d_real, d_fake = discriminator(real, hp, dropout_seed(0)), discriminator(fake, hp, dropout_seed(1))
     d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)

@@ -60,7 +60,7 @@ def sample(hp, count, seed, labels, training=False):
 def build_graph(hp, dataset):
     """One training step as one op: a D update on a real and a fake batch, then a G update in which
     the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
-    step = tf.train.get_or_create_global_step()
+    step = inputs.global_step()
     real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
     fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp)
 
