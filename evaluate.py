@@ -20,7 +20,7 @@ import importlib
 
 import numpy as np
 
-from common import data, errors, files, flags, quality, runs, sampling
+from common import data, errors, files, flags, quality, runs, sampling, session
 
 
 def evaluate_run(run, count, references, which="latest", draw_from="average"):
@@ -80,9 +80,12 @@ def main(argv=None):
         default="average",
         help="the weight average of G (as the scripts draw, the default), or G itself on the same checkpoint (printed only)",
     )
+    parser.add_argument("--deterministic", action="store_true", help="deterministic GPU kernels, as in training (slower)")
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
         parser.error("name at least one run folder, or --real")
+    if args.deterministic:  # process-wide: before any graph is built
+        session.deterministic_ops()
     folders = [runs.RunFolder(path) for path in args.runs]
     for run in folders:
         if not run.config.exists():

@@ -146,6 +146,7 @@ def load(dataset, root=None, log=print, data_dir=None):
         train(dataset, root, log=log, data_dir=data_dir)
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(SEED)  # --deterministic refuses unseeded initializers, even those the restore overwrites
         x = tf.placeholder(tf.float32, [None, 28, 28, 1])
         logits, features = network(x, training=False)
         saver = tf.train.Saver(_variables())

@@ -130,8 +130,23 @@ def build_parser(description, hparams, conditional=False):
     run.add_argument("--out-dir", type=path, help="run folder (default: outputs/<script>/<run name>)")
     run.add_argument("--fresh", action="store_true", help="start over: delete this run's checkpoints and outputs")
     run.add_argument("--steps-per-epoch", type=positive_int, help="cap on steps per epoch, for quick runs")
-    run.add_argument("--gpu-memory-fraction", type=fraction, default=0.8, help="share of GPU memory to reserve")
-    run.add_argument("--gpu-allow-growth", action="store_true", help="grow GPU memory on demand instead")
+    run.add_argument(
+        "--gpu-memory-fraction",
+        type=fraction,
+        metavar="F",
+        help="cap on the share of each GPU's memory TensorFlow may take (default: no cap)",
+    )
+    run.add_argument(
+        "--gpu-allow-growth",
+        default=True,
+        action=argparse.BooleanOptionalAction,
+        help="take GPU memory as it is needed; --no-gpu-allow-growth reserves it all (or F) at the start",
+    )
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic GPU kernels, so that a resumed GPU run ends bit for bit as an unbroken one (slower)",
+    )
     run.add_argument(
         "--eval-every",
         type=nonnegative_int,

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from common import checkpoints, data, errors, gan, guards, history, images, inputs, quality, runs, sampling
 from common.errors import TrainingFailed, UsageError
-from common.session import session_config
+from common.session import deterministic_ops, session_config
 from common.tfcompat import tf
 
 
@@ -279,6 +279,8 @@ def main(args, model):
     """Train or generate. A problem with the input is one line on stderr and exit code 2; training
     that cannot go on (diverged, a failed save) is one line and exit code 1; Ctrl-C or SIGTERM saves
     and exits with 130 or 143."""
+    if args.deterministic:  # process-wide: before any graph is built
+        deterministic_ops()
     with errors.exit_codes(f"{model.script}.py"):
         if args.generate:
             sampling.generate(args, model)

@@ -177,8 +177,9 @@ def config_record(args, script, steps_per_epoch, tensorflow_version):
         "steps_per_epoch": args.steps_per_epoch,  # the flag (None: whole epochs), part of the run's identity
         "effective_steps_per_epoch": steps_per_epoch,  # what it came to: compare.py maps epochs to checkpoints
         "data_dir": str(args.data_dir) if args.data_dir else None,
-        "gpu_memory_fraction": args.gpu_memory_fraction,
+        "gpu_memory_fraction": args.gpu_memory_fraction,  # None: no cap
         "gpu_allow_growth": args.gpu_allow_growth,
+        "deterministic": args.deterministic,  # how the last session ran: not part of the run name
         "seed": args.seed,
         "tensorflow": tensorflow_version,
     }

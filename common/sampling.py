@@ -33,6 +33,7 @@ def generate_images(args, model, run, count, labels=None, which="latest"):
         labels = balanced_labels(count)
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(args.seed)  # --deterministic refuses unseeded initializers, even those the restore overwrites
         size = tf.placeholder(tf.int32, [])
         chunk = tf.placeholder(tf.int64, [])
         labels_in = tf.placeholder(tf.int32, [None])

@@ -27,6 +27,7 @@ def test_run_name_follows_settings_but_not_epochs():
     base = runs.run_name(parse())
     assert base.startswith("lr3e-4_b128_")
     assert runs.run_name(parse("--epochs", "99")) == base
+    assert runs.run_name(parse("--deterministic", "--gpu-memory-fraction", "0.5", "--no-gpu-allow-growth")) == base
     assert runs.run_name(parse("--lr", "2e-4")).startswith("lr2e-4_b128_")
     assert runs.run_name(parse("--d-hidden", "128")) != base  # a change not in the readable part still counts
     assert runs.run_name(parse("--steps-per-epoch", "10")) != base

@@ -1,14 +1,18 @@
 """The GPU flags reach the sessions that train and that generate (what a user sets is what TF gets)."""
 
+import json
+
 import pytest
 from helpers import TINY_FC, run_main
 
 import gan_fc
+from common.session import session_config
 from common.tfcompat import tf
 
-MEMORY_FLAGS = {
-    "default": ([], 0.8, False),  # the README's default
-    "set": (["--gpu-memory-fraction", "0.3", "--gpu-allow-growth"], 0.3, True),
+MEMORY_FLAGS = {  # flags: (per_process_gpu_memory_fraction, allow_growth) of every session
+    "default": ([], 0.0, True),  # the README's default: no cap (0 is TensorFlow's "unset"), grow on demand
+    "cap": (["--gpu-memory-fraction", "0.3"], 0.3, True),  # grow up to 30 %
+    "reserve": (["--gpu-memory-fraction", "0.3", "--no-gpu-allow-growth"], 0.3, False),  # 30 % at the start
 }
 
 
@@ -38,3 +42,11 @@ def test_gpu_flags_reach_the_training_and_the_generate_session(tmp_path, tiny_mn
         assert config.gpu_options.per_process_gpu_memory_fraction == pytest.approx(fraction)
         assert config.gpu_options.allow_growth == growth
         assert config.allow_soft_placement
+    recorded = json.loads((out / "config.json").read_text())
+    assert recorded["gpu_memory_fraction"] == (fraction or None) and recorded["gpu_allow_growth"] == growth
+
+
+def test_sessions_without_gpu_flags_grow_on_demand():
+    """The classifier's and the benchmark's sessions: the same default as the scripts'."""
+    config = session_config(intra_op_threads=1)
+    assert config.gpu_options.allow_growth and config.gpu_options.per_process_gpu_memory_fraction == 0
