@@ -30,7 +30,9 @@ What it prints per model, and how each figure is obtained:
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import platform
 import resource
@@ -41,7 +43,7 @@ import time
 _T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
-from common import errors, files, flags, gan, history, loop, ops  # noqa: E402
+from common import checkpoints, errors, files, flags, gan, history, loop, ops  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
@@ -192,6 +194,99 @@ def bench_ours(module, args, data, steps, repeats, warmup, config, profile=False
         "session_run_overhead_s": noop_seconds,
         **({"top_ops": profiled} if profiled else {}),
     }
+
+
+class _TimedSession(tf.Session):
+    """A session that adds up the time of the runs that fetch `device_work` (the samples and the
+    weight average's statistics: on a GPU milliseconds of device time; on this CPU the bulk of an
+    evaluation), so that an epoch's end splits into that and the host work around it."""
+
+    device_work = ()
+    device_seconds = 0.0
+
+    def run(self, fetches, *args, **kwargs):
+        if not any(fetches is f for f in self.device_work):
+            return super().run(fetches, *args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return super().run(fetches, *args, **kwargs)
+        finally:
+            self.device_seconds += time.perf_counter() - start
+
+
+def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
+    """Seconds of the loop's own end of an epoch (`Trainer.end_epoch`: evaluation, history.csv, the
+    checkpoint, the best checkpoint, the grid, the loss plot, the progress GIF) in a run folder that
+    already holds `history_epochs` epochs of history, grids and GIF frames: {"total", "device", "host"}.
+    "device" is the generator's and the classifier's forward passes (timed where they run), "host" the
+    rest — what stays when the device is a GPU. The first end of a session rebuilds the GIF from the
+    grids and lays out the loss plot once; it is run first and not timed, as in a real session."""
+    import tempfile
+    from pathlib import Path
+
+    from common import images, quality, runs
+
+    args.eval_every = 1 if evaluate else 0
+    per_epoch = MNIST_TRAIN // args.batch_size
+    shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
+    built = loop.build(args, module.MODEL, *shapes, per_epoch)
+    reference = quality.Reference("mnist", log=lambda *_: None) if evaluate else None
+    classifier_seconds = [0.0]
+    if reference is not None:
+        predict = reference.classifier.predict
+
+        def timed_predict(images_in):
+            start = time.perf_counter()
+            try:
+                return predict(images_in)
+            finally:
+                classifier_seconds[0] += time.perf_counter() - start
+
+        reference.classifier.predict = timed_predict
+    rng = np.random.default_rng(0)
+
+    def epoch_rows(epoch):
+        metrics = rng.uniform(0.2, 1.5, (per_epoch, len(history.STEP_METRICS)))
+        first = (epoch - 1) * per_epoch + 1
+        return [history.row(first + i, epoch, dict(zip(history.STEP_METRICS, m, strict=True))) for i, m in enumerate(metrics)]
+
+    with tempfile.TemporaryDirectory() as folder, _TimedSession(graph=built.graph, config=config) as sess:
+        sess.device_work = (built.step.refresh, built.step.samples, built.eval_images)
+        sess.run(built.initialize)
+        run = runs.RunFolder(Path(folder) / "run")
+        loop.prepare_folder(run, run.checkpoints, run.samples)
+        rows = [r for epoch in range(1, history_epochs + 1) for r in epoch_rows(epoch)]
+        history.write(run.history, rows)
+        grid = images.grid(sess.run(built.step.samples), *built.step.grid)
+        for epoch in range(1, history_epochs + 1):
+            images.save_png(run.grid(epoch), grid)
+        images.save_gif(run.progress, list(run.grids().values()))
+        saved = checkpoints.Checkpoints(run, built.saver, built.finite)
+        trainer = loop.Trainer(sess, built, run, saved, rows, per_epoch, history_epochs + repeats + 1, reference, args.eval_every)
+        trainer.writer = tf.summary.FileWriter(str(run.logs))
+        trainer.on_disk = len(rows)  # as after the session's start (absent from older versions of the loop)
+
+        class NoSignal:
+            signum = None
+
+        totals, devices = [], []
+        for epoch in range(history_epochs + 1, history_epochs + repeats + 2):
+            trainer.rows.extend(epoch_rows(epoch))
+            if reference is not None:  # the costlier case: every evaluation is the best yet
+                run.best.mkdir(exist_ok=True)
+                files.write_json(run.best_record, {"step": 0, "epoch": 0, "fd": 1e9, "score": 0.0})
+            sess.device_seconds, classifier_seconds[0] = 0.0, 0.0
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):  # the epoch line
+                trainer.end_epoch(epoch, epoch * per_epoch, NoSignal(), len(trainer.rows) - per_epoch, 1.0)
+            if epoch > history_epochs + 1:
+                totals.append(time.perf_counter() - start)
+                devices.append(sess.device_seconds + classifier_seconds[0])
+        trainer.writer.close()
+        if hasattr(trainer, "losses"):
+            trainer.losses.close()
+    total, device = statistics.median(totals), statistics.median(devices)
+    return {"total": total, "device": device, "host": total - device}
 
 
 def _classic_style_graph(script, module, args):

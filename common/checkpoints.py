@@ -6,6 +6,7 @@ which a crash could leave stale or broken. TensorFlow writes the checkpoint file
 `best.json` record beside the best one is written atomically.
 """
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -108,14 +109,14 @@ class Checkpoints:
             self.last_saved = int(Path(path).name.split("-")[1])
         return path
 
-    def save(self, sess, step, rows):
-        """history.csv first, then the checkpoint: after a crash between the two, the history's extra
-        rows are dropped on resume, whereas the other order would leave a gap. A failed save leaves the
-        previous checkpoint as it was."""
+    def save(self, sess, step, new_rows):
+        """history.csv first (`new_rows` appended), then the checkpoint: after a crash between the two,
+        the history's extra rows are dropped on resume, whereas the other order would leave a gap. A
+        failed save leaves the previous checkpoint as it was."""
         if not sess.run(self.finite):
             raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
         try:
-            history.write(self.run.history, rows)
+            history.append(self.run.history, new_rows)
             guards.fault_point("sigkill-after-history", step)
             self.saver.save(sess, str(self.run.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
         except (OSError, tf.errors.OpError) as e:
@@ -138,13 +139,19 @@ class Checkpoints:
         return runs.read_record(self.run.best_record, {"fd": (int, float), "step": int}, fix)
 
     def keep_if_best(self, sess, step, epoch, score, fd):
-        """Copy this step's checkpoint to checkpoints/best/ when its Fréchet distance is the lowest yet."""
+        """Keep this step's checkpoint in checkpoints/best/ when its Fréchet distance is the lowest yet:
+        hard links to the files just saved (no second save), a copy where the filesystem has no links."""
         best = self.best_so_far()
         if best is not None and best["fd"] <= fd:
             return
         self.run.best.mkdir(exist_ok=True)
         old = [p for p in self.run.best.glob("ckpt-*") if not p.name.startswith(f"ckpt-{step}.")]
-        self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
+        saved = list(self.run.checkpoints.glob(f"ckpt-{step}.*"))  # the .index and the data shards
+        if self.last_saved == step and saved:
+            for path in saved:
+                _link_or_copy(path, self.run.best / path.name)
+        else:  # not saved by this session at this step (never the case in the loop today)
+            self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
         files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
         for path in old:
             path.unlink()
@@ -154,3 +161,13 @@ class Checkpoints:
         if self.last_saved is None:
             return "no checkpoint of this run had been saved yet"
         return f"the last good checkpoint, ckpt-{self.last_saved}, is intact"
+
+
+def _link_or_copy(source, target):
+    """`target` becomes the same file as `source` (a hard link: the rotation of checkpoints/ that later
+    deletes `source` leaves it intact), atomically; a copy where links are not possible."""
+    with files.replacing(target) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)

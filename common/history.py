@@ -6,6 +6,7 @@ in the file), so no reader depends on a column's position.
 """
 
 import csv
+import io
 import math
 
 from common import files
@@ -27,33 +28,59 @@ def _cell(name, value):
     return "" if math.isnan(value) else f"{value:.6g}"
 
 
+def _text(rows, header=False):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if header:
+        writer.writerow(COLUMNS)
+    writer.writerows([_cell(name, r[name]) for name in COLUMNS] for r in rows)
+    return out.getvalue()
+
+
 def write(path, rows):
-    """The whole history, written atomically (a crash mid-write keeps the previous file)."""
-    with files.replacing(path) as tmp, open(tmp, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(COLUMNS)
-        out.writerows([_cell(name, r[name]) for name in COLUMNS] for r in rows)
+    """The whole history, written atomically (a crash mid-write keeps the previous file): once per
+    session, to drop the rows of steps that a resume replays."""
+    files.write_text(path, _text(rows, header=True))
+
+
+def append(path, rows):
+    """Add an epoch's rows at the end, in one write: the cost of an epoch's end must not grow with the
+    run. A crash mid-write can only cut the last line, and `read` drops a cut line: its rows belong
+    to steps after the newest checkpoint (history.csv is written before it), which a resume replays."""
+    if not path.exists():
+        write(path, rows)
+        return
+    with open(path, "a", newline="") as f:
+        f.write(_text(rows))
 
 
 def read(path, upto_step=None):
     """The rows of history.csv (none if there is no file), up to `upto_step` when given: after a crash
-    the steps replayed from the last checkpoint must not be written twice."""
+    the steps replayed from the last checkpoint must not be written twice. A last line without its
+    line end is an append that a crash cut short (see `append`), and is left out."""
     if not path.exists():
         return []
     rows, previous = [], None
     try:
         with open(path, newline="") as f:
-            for line, record in enumerate(csv.DictReader(f), start=2):
-                values = {name: float(record[name]) if record.get(name) else math.nan for name in COLUMNS}
-                if any(math.isnan(values[name]) for name in ("step", "epoch", *STEP_METRICS)):
-                    raise ValueError(f"line {line} lacks a step, an epoch or a step metric")
-                values["step"], values["epoch"] = int(values["step"]), int(values["epoch"])
-                if previous is not None and values["step"] != previous + 1:
-                    raise ValueError(f"line {line}: step {values['step']} after step {previous}")
-                previous = values["step"]
-                if upto_step is None or values["step"] <= upto_step:
-                    rows.append(values)
-    except (OSError, ValueError, TypeError, OverflowError, csv.Error) as e:
+            text = f.read()
+        if not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        for line, record in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+            if None in record:  # more cells than columns: two lines run together
+                raise ValueError(f"line {line} has {len(COLUMNS) + len(record[None])} cells, not {len(COLUMNS)}")
+            values = {name: float(record[name]) if record.get(name) else math.nan for name in COLUMNS}
+            if any(math.isnan(values[name]) for name in ("step", "epoch", *STEP_METRICS)):
+                raise ValueError(f"line {line} lacks a step, an epoch or a step metric")
+            values["step"], values["epoch"] = int(values["step"]), int(values["epoch"])
+            if previous is not None and values["step"] != previous + 1:
+                raise ValueError(f"line {line}: step {values['step']} after step {previous}")
+            previous = values["step"]
+            if upto_step is None or values["step"] <= upto_step:
+                rows.append(values)
+        if upto_step is not None and rows and rows[-1]["step"] < upto_step:  # cut before the checkpoint's step
+            raise ValueError(f"it ends at step {rows[-1]['step']}, before the checkpoint's step {upto_step}")
+    except (OSError, ValueError, TypeError, OverflowError, UnicodeDecodeError, csv.Error) as e:
         raise UsageError(
             f"{path} is damaged ({e}); restore it from a copy, or move it away: the run then goes on with a "
             "history that starts where it resumes"

@@ -3,6 +3,7 @@
 Matplotlib's Agg backend is selected here so that nothing needs a display (GPU boxes rarely have one).
 """
 
+import io
 import math
 
 import matplotlib
@@ -61,45 +62,167 @@ def read_grid(path, fix):
         raise UsageError(f"{path} is damaged ({type(e).__name__}); {fix}") from None
 
 
-def plot_losses(path, steps, columns):
-    """Loss curves (left) and the discriminator's mean outputs D(x), D(G(z)) (right) against the step.
+class LossPlot:
+    """losses.png: the loss curves (left) and the discriminator's mean outputs D(x), D(G(z)) (right)
+    against the step, redrawn at every epoch's end at a cost that does not grow with the run.
 
-    `columns` maps a history column name to its values; the raw per-step values are drawn faintly and a
-    moving average on top, since single GAN steps are too noisy to read.
+    Single GAN steps are too noisy to read, so the steps are summarised in at most BINS equal bins: the
+    mean of each bin as a line, its spread (± one standard deviation) as a faint band. The figure is
+    laid out once and its artists given new data, because building a figure costs more than drawing it.
     """
-    fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 3.8))
-    window = max(1, len(steps) // 100)
-    for name, values in columns.items():
-        ax = ax_prob if name.startswith("d_") and name != "d_loss" else ax_loss
-        line = ax.plot(steps, values, alpha=0.25, linewidth=0.6)[0]
-        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1 :], smooth, color=line.get_color(), label=name)
-    ax_loss.set(xlabel="step", title="losses")
-    ax_prob.set(xlabel="step", title="discriminator outputs", ylim=(0, 1))
-    for ax in (ax_loss, ax_prob):
-        ax.legend(loc="upper right")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with files.replacing(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+
+    BINS = 400
+
+    def __init__(self, names):
+        self.names = list(names)
+        self.steps = np.zeros(0)
+        self.values = np.zeros((0, len(self.names)))
+        self.fig = self.axes = None
+
+    def add(self, steps, columns):
+        """Steps and their values (`columns`: name -> values) from the end of the history on."""
+        new = np.stack([np.asarray(columns[name], np.float64) for name in self.names], axis=1)
+        self.steps = np.concatenate([self.steps, np.asarray(steps, np.float64)])
+        self.values = np.concatenate([self.values, new])
+
+    def _binned(self):
+        """(steps, means, stds) of at most BINS consecutive bins: numpy over the arrays, no Python per step."""
+        n = len(self.steps)
+        starts = np.unique(np.linspace(0, n, min(n, self.BINS), endpoint=False).astype(int))
+        counts = np.diff(np.append(starts, n))[:, None]
+        mean = np.add.reduceat(self.values, starts, axis=0) / counts
+        square = np.add.reduceat(self.values**2, starts, axis=0) / counts
+        middle = np.add.reduceat(self.steps, starts) / counts[:, 0]
+        return middle, mean, np.sqrt(np.maximum(square - mean**2, 0))
+
+    def _layout(self):
+        self.fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 3.8))
+        self.axes, self.lines, self.bands = {}, {}, {}
+        for name in self.names:
+            ax = ax_prob if name.startswith("d_") and name != "d_loss" else ax_loss
+            self.axes[name] = ax
+            self.lines[name] = ax.plot([], [], label=name)[0]
+            self.bands[name] = None
+        ax_loss.set(xlabel="step", title="losses")
+        ax_prob.set(xlabel="step", title="discriminator outputs", ylim=(0, 1))
+        for ax in (ax_loss, ax_prob):
+            if ax.lines:
+                ax.legend(loc="upper right")
+            ax.grid(alpha=0.3)
+        self.fig.tight_layout()
+
+    def save(self, path):
+        if not len(self.steps):
+            return
+        if self.fig is None:
+            self._layout()
+        x, mean, std = self._binned()
+        for i, name in enumerate(self.names):
+            line = self.lines[name]
+            line.set_data(x, mean[:, i])
+            if self.bands[name] is not None:
+                self.bands[name].remove()
+            ax = self.axes[name]
+            self.bands[name] = ax.fill_between(
+                x, mean[:, i] - std[:, i], mean[:, i] + std[:, i], color=line.get_color(), alpha=0.2, linewidth=0
+            )
+        for ax in set(self.axes.values()):
+            ax.relim()
+            ax.autoscale_view(scaley=ax.get_title() != "discriminator outputs")
+        with files.replacing(path) as tmp:
+            self.fig.savefig(tmp, dpi=100)
+
+    def close(self):
+        if self.fig is not None:
+            plt.close(self.fig)
+            self.fig = None
+
+
+def plot_losses(path, steps, columns):
+    """losses.png drawn once from a whole history (see LossPlot)."""
+    plot = LossPlot(columns)
+    plot.add(steps, columns)
+    plot.save(path)
+    plot.close()
+
+
+def _gif_frame(frame_path):
+    """A grid as a GIF frame, captioned with its file name ("epoch 0007")."""
+    image = read_png(frame_path)
+    h, w = image.shape
+    frame = Image.new("L", (w, h + CAPTION), 255)
+    frame.paste(Image.fromarray(image), (0, CAPTION))
+    ImageDraw.Draw(frame).text((3, 2), frame_path.stem.replace("_", " "), fill=0)
+    return frame
+
+
+def _gif_blocks(data):
+    """(header with its global colour table, [(kind, bytes)] of the blocks after it) of a GIF file."""
+    flags = data[10]
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    header, blocks = data[:pos], []
+    while data[pos] != 0x3B:
+        start = pos
+        if data[pos] == 0x21:  # extension: introducer, label, sub-blocks
+            pos += 2
+        else:  # image: descriptor, local colour table, LZW code size, sub-blocks
+            packed = data[pos + 9]
+            pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+        blocks.append((data[start : start + 2], data[start:pos]))
+    return header, blocks
+
+
+def _frame_blocks(frame, duration):
+    """The bytes that add `frame` to an animation: its timing extension and its image, which carries
+    its own colour table (a one-frame GIF's global table, moved into the image descriptor)."""
+    one = io.BytesIO()
+    frame.save(one, format="GIF", duration=duration)
+    header, blocks = _gif_blocks(one.getvalue())
+    table = header[13:]
+    out = b""
+    for kind, block in blocks:
+        if kind == b"\x21\xf9":  # graphic control: the frame's duration
+            out += block
+        elif kind[0] == 0x2C:
+            packed = block[9]
+            if not packed & 0x80:  # no local table: give it the global one
+                size_bits = header[10] & 7
+                block = block[:9] + bytes([packed | 0x80 | size_bits]) + table + block[10:]
+            out += block
+    return out
+
+
+class ProgressGif:
+    """progress.gif: every epoch's grid as one animation. Rebuilt from the grids once per session (they
+    are the record; the GIF is derived from them), then extended by one frame per epoch: encoding one
+    frame instead of every frame keeps an epoch's end from growing with the run. The file is still
+    replaced atomically."""
+
+    def __init__(self, seconds_per_frame=0.5):
+        self.duration = int(seconds_per_frame * 1000)
+        self.data, self.frames = None, []  # the file's bytes, and the grids it shows
+
+    def save(self, path, frame_paths):
+        frame_paths = list(frame_paths)
+        if not frame_paths:
+            return
+        if self.data is not None and frame_paths[:-1] == self.frames:
+            body = self.data[:-1] + _frame_blocks(_gif_frame(frame_paths[-1]), self.duration) + b"\x3b"
+        elif self.data is not None and frame_paths == self.frames:
+            body = self.data
+        else:
+            frames = [_gif_frame(p) for p in frame_paths]
+            out = io.BytesIO()
+            frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=self.duration, loop=0)
+            body = out.getvalue()
+        with files.replacing(path) as tmp:
+            tmp.write_bytes(body)
+        self.data, self.frames = body, frame_paths
 
 
 def save_gif(path, frame_paths, seconds_per_frame=0.5):
-    """All epoch grids as one animation, each frame captioned with its file name ("epoch 0007").
-
-    Composed with Pillow directly: it is rebuilt at every epoch end, and matplotlib's animation
-    writer, which renders a figure per frame, took 0.8 s for 60 frames — a tenth of an FC epoch.
-    """
-    frames = []
-    for frame_path in frame_paths:
-        image = read_png(frame_path)
-        h, w = image.shape
-        frame = Image.new("L", (w, h + CAPTION), 255)
-        frame.paste(Image.fromarray(image), (0, CAPTION))
-        ImageDraw.Draw(frame).text((3, 2), frame_path.stem.replace("_", " "), fill=0)
-        frames.append(frame)
-    if frames:
-        duration = int(seconds_per_frame * 1000)
-        with files.replacing(path) as tmp:
-            frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=duration, loop=0)
+    """All epoch grids as one animation, each frame captioned with its file name (see ProgressGif)."""
+    ProgressGif(seconds_per_frame).save(path, frame_paths)

@@ -123,9 +123,13 @@ class Trainer:
     def __init__(self, sess, built, run, saved, rows, steps_per_epoch, epochs, reference, eval_every):
         self.sess, self.built, self.run, self.saved = sess, built, run, saved
         self.rows = rows  # history.csv, in memory, up to the restored step
+        self.on_disk = None  # how many of the rows history.csv holds (None: not yet written this session)
         self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
         self.reference, self.eval_every = reference, eval_every
         self.writer = None  # TensorBoard
+        self.losses = images.LossPlot(history.STEP_METRICS)  # the rows so far go in at the first drawing
+        self.plotted = 0  # rows handed to the loss plot
+        self.progress = images.ProgressGif()
 
     def train(self, step, restored):
         """Train from `step` to the last epoch; return the number of the signal that stopped it early
@@ -146,6 +150,8 @@ class Trainer:
         except (OSError, tf.errors.OpError) as e:
             raise TrainingFailed(f"cannot write TensorBoard's files in {self.run.logs} ({errors.first_line(e)})") from None
         try:
+            history.write(self.run.history, self.rows)  # once: drops the rows of steps this session replays
+            self.on_disk = len(self.rows)
             if step:  # TensorBoard drops the events of steps ≥ this one written before: those replayed now
                 self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step + 1)
             if at_epoch_end:
@@ -171,6 +177,7 @@ class Trainer:
                         return stop.signum
         finally:
             self.writer.close()
+            self.losses.close()
         print(f"done: {self.run.path}")
         return None
 
@@ -214,7 +221,8 @@ class Trainer:
             self.evaluate()
         log_scalars(self.writer, self.rows[first_new_row:])
         self.writer.flush()  # before the save: a crash after it replays these steps, and TensorBoard drops the copies
-        self.saved.save(self.sess, step, self.rows)
+        self.saved.save(self.sess, step, self.rows[self.on_disk :])
+        self.on_disk = len(self.rows)
         if evaluated:
             self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
         if stop.signum is None:
@@ -254,10 +262,12 @@ class Trainer:
             self.writer.add_summary(summary, epoch * self.steps_per_epoch)
 
     def write_plots(self):
-        if self.rows:
-            steps = np.array([r["step"] for r in self.rows])
-            images.plot_losses(self.run.losses, steps, {k: np.array([r[k] for r in self.rows]) for k in history.STEP_METRICS})
-        images.save_gif(self.run.progress, list(self.run.grids().values()))
+        new = self.rows[self.plotted :]
+        if new:
+            self.losses.add([r["step"] for r in new], {k: [r[k] for r in new] for k in history.STEP_METRICS})
+            self.plotted = len(self.rows)
+        self.losses.save(self.run.losses)
+        self.progress.save(self.run.progress, self.run.grids().values())
 
 
 def log_scalars(writer, rows, names=history.STEP_METRICS + history.EVALUATION):

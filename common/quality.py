@@ -21,6 +21,7 @@ class Reference:
         test_images, self.test_labels = data.load(dataset, "test", data_dir)
         self.test_probs, features = self.classifier.predict(data.to_unit_range(test_images))
         self.test_stats = metrics.gaussian(features)
+        self.test_root = metrics.sqrt_psd(self.test_stats[1])  # once, not at every measurement
 
     def measure(self, images, labels=None):
         """{score: (mean, std), fd, histogram} of images in [-1, 1], and with the `labels` they were
@@ -28,7 +29,7 @@ class Reference:
         probs, features = self.classifier.predict(images)
         result = {
             "score": metrics.classifier_score(probs),
-            "fd": metrics.frechet_distance(metrics.gaussian(features), self.test_stats),
+            "fd": metrics.frechet_distance(metrics.gaussian(features), self.test_stats, self.test_root),
             "histogram": metrics.class_histogram(probs),
         }
         if labels is not None:

@@ -129,6 +129,8 @@ def test_training_evaluates_each_epoch_and_keeps_the_best_checkpoint(
     best = json.loads((out / "checkpoints" / "best" / "best.json").read_text())
     assert best["fd"] == pytest.approx(min(fds), rel=1e-5) and best["step"] == 10 * (1 + int(np.argmin(fds)))
     assert [p.name for p in (out / "checkpoints" / "best").glob("*.index")] == [f"ckpt-{best['step']}.index"]
+    kept = list((out / "checkpoints" / "best").glob("ckpt-*"))  # links to the epoch's own files, not a second save
+    assert len(kept) == 2 and all(p.samefile(out / "checkpoints" / p.name) for p in kept)
 
     events = next((out / "logs").glob("events.out.tfevents.*"))
     tags = {v.tag for e in tf.train.summary_iterator(str(events)) for v in e.summary.value}

@@ -1,6 +1,7 @@
 """Grids, PNGs, loss plots and the GIF: right pixel sizes and values."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from common import images
@@ -45,3 +46,59 @@ def test_loss_plot_and_gif(tmp_path):
             pixels = np.asarray(gif.convert("L"))
             np.testing.assert_array_equal(pixels[images.CAPTION :], images.read_png(frame))
             assert pixels[: images.CAPTION].min() < 64  # the caption's dark text on white
+
+
+def _grids(folder, count, rng):
+    paths = []
+    for epoch in range(1, count + 1):
+        paths.append(folder / f"epoch_{epoch:04d}.png")
+        images.save_png(paths[-1], images.grid(rng.uniform(-1, 1, (16, 28, 28))))
+    return paths
+
+
+def _frames(path):
+    with Image.open(path) as gif:
+        out = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            out.append((np.asarray(gif.convert("L")), gif.info.get("duration")))
+        return out
+
+
+def test_progress_gif_extended_a_frame_per_epoch_equals_one_built_at_once(tmp_path):
+    paths = _grids(tmp_path, 4, np.random.default_rng(0))
+    gif = images.ProgressGif()
+    for count in range(1, 5):
+        gif.save(tmp_path / "p.gif", paths[:count])
+    images.save_gif(tmp_path / "whole.gif", paths)
+    extended, whole = _frames(tmp_path / "p.gif"), _frames(tmp_path / "whole.gif")
+    assert len(extended) == len(whole) == 4
+    for (a, da), (b, db) in zip(extended, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert da == db == 500
+
+
+def test_progress_gif_is_rebuilt_when_the_grids_are_not_the_ones_it_drew(tmp_path):
+    """A grid replaced between two epochs' ends (a resume writing a missing grid) must not leave a stale frame."""
+    paths = _grids(tmp_path, 3, np.random.default_rng(0))
+    gif = images.ProgressGif()
+    gif.save(tmp_path / "p.gif", [paths[0], paths[2]])
+    gif.save(tmp_path / "p.gif", paths)  # epoch 2 appeared in the middle
+    frames = _frames(tmp_path / "p.gif")
+    assert len(frames) == 3
+    np.testing.assert_array_equal(frames[1][0][images.CAPTION :], images.read_png(paths[1]))
+
+
+def test_loss_plot_draws_a_bounded_number_of_points_and_their_means(tmp_path):
+    plot = images.LossPlot(["d_loss", "g_loss"])
+    steps = np.arange(1, 100_001)
+    values = {"d_loss": np.where(steps % 2, 1.0, 3.0), "g_loss": steps / 1e5}
+    plot.add(steps[:60_000], {k: v[:60_000] for k, v in values.items()})  # two sessions: added in two parts
+    plot.add(steps[60_000:], {k: v[60_000:] for k, v in values.items()})
+    plot.save(tmp_path / "l.png")
+    d_line, g_line = plot.lines["d_loss"], plot.lines["g_loss"]
+    assert len(d_line.get_xdata()) == images.LossPlot.BINS
+    np.testing.assert_allclose(d_line.get_ydata(), 2.0)  # each bin's mean of the alternating 1s and 3s
+    assert g_line.get_ydata()[-1] == pytest.approx(values["g_loss"][-250:].mean())
+    assert (tmp_path / "l.png").stat().st_size > 1000
+    plot.close()

@@ -75,3 +75,11 @@ def test_conditional_accuracy_per_class_and_cross_entropy():
     assert overall == pytest.approx(0.9)
     assert per_class[3] == 0.0 and all(per_class[k] == 1.0 for k in range(10) if k != 3)
     assert ce == pytest.approx(-(0.9 * np.log(0.91) + 0.1 * np.log(0.01)))
+
+
+def test_frechet_distance_with_the_reference_root_computed_once_is_the_same():
+    rng = np.random.default_rng(3)
+    a, b = metrics.gaussian(rng.normal(size=(300, 20))), metrics.gaussian(rng.normal(0.3, 2.0, size=(300, 20)))
+    root = metrics.sqrt_psd(b[1])
+    assert root @ root == pytest.approx(b[1], abs=1e-10)
+    assert metrics.frechet_distance(a, b, root) == pytest.approx(metrics.frechet_distance(a, b), rel=1e-10)
