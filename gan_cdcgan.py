@@ -81,39 +81,47 @@ def fixed_grid(hp):
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
 def build_graph(hp, dataset):
-    """One training step as one op: a D update on real (image, label) pairs and fake pairs — each fake
-    with the label it was generated from — then a G update against the freshly updated D."""
-    step = inputs.global_step()
-    real, real_labels = inputs.batch(dataset, step, hp.batch_size, hp.seed)
-    z = noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp)
-    # All ten digits (the classic script's randint(0, 9) never asked for a 9).
-    fake_labels = tf2.random.stateless_uniform(
-        [hp.batch_size],
-        inputs.stream_seed(hp.seed, inputs.Stream.FAKE_LABELS, step),
-        minval=0,
-        maxval=CLASSES,
-        dtype=tf.int32,
-        name="fake_labels",
-    )
-    fake = generator(z, fake_labels, hp, training=True)
-    g_bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
-    lr = tf.train.exponential_decay(hp.lr, step, hp.decay_steps, hp.lr_decay, staircase=True)
+    """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
+    once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
 
-    d_real, d_fake = discriminator(real, real_labels, hp), discriminator(fake, fake_labels, hp)
-    d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+    def lr():  # called at each step's update, so it reads that step's global step (inside the loop too)
+        return tf.train.exponential_decay(hp.lr, inputs.global_step(), hp.decay_steps, hp.lr_decay, staircase=True)
+
     d_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="d_adam")
-    d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+    g_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="g_adam")
 
-    with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
-        g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
-        g_opt = tf.train.AdamOptimizer(lr, beta1=hp.beta1, name="g_adam")
-        g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
-    g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
-    train_op, refresh = gan.average_generator(hp, g_update, step, sample)
+    def train_step():
+        """One training step as one op: a D update on real (image, label) pairs and fake pairs — each
+        fake with the label it was generated from — then a G update against the freshly updated D."""
+        step = inputs.global_step()
+        real, real_labels = inputs.batch(dataset, step, hp.batch_size, hp.seed)
+        z = noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp)
+        # All ten digits (the classic script's randint(0, 9) never asked for a 9).
+        fake_labels = tf2.random.stateless_uniform(
+            [hp.batch_size],
+            inputs.stream_seed(hp.seed, inputs.Stream.FAKE_LABELS, step),
+            minval=0,
+            maxval=CLASSES,
+            dtype=tf.int32,
+            name="fake_labels",
+        )
+        with ops.collect_updates() as g_bn_updates:
+            fake = generator(z, fake_labels, hp, training=True)
 
+        d_real, d_fake = discriminator(real, real_labels, hp), discriminator(fake, fake_labels, hp)
+        d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+        d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+
+        with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
+            g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
+            g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
+        g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+        train_op, refresh = gan.average_generator(hp, g_update, step, sample)
+        return gan.Step(train_op, d_step, gan.step_metrics(d_loss, g_loss, d_real, d_fake), refresh)
+
+    first = train_step()  # the step on its own; it also builds G's weight average
     grid, _ = fixed_grid(hp)
-    metrics = gan.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return gan.StepGraph(train_op, d_step, metrics, samples=grid, grid=(CLASSES, CLASSES), refresh=refresh)
+    return gan.StepGraph(*first, samples=grid, grid=(CLASSES, CLASSES), train_step=train_step)
 
 
 MODEL = gan.Model("gan_cdcgan", build_graph, sample, conditional=True)

@@ -81,32 +81,37 @@ def sample(hp, count, seed, labels, training=False):
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
 def build_graph(hp, dataset):
-    """One training step as one op: a D update on a real and a fake batch, then a G update in which
-    the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
-    step = inputs.global_step()
-    real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
-    fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp, training=True)
-    g_bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
-
-    def dropout_seed(call):  # three D calls per step: real, fake, fake again after the D update
-        with inputs.on_host():  # the counter beside the seed it keys (see inputs.stream_seed)
-            return inputs.stream_seed(hp.seed, inputs.Stream.DROPOUT_MASKS, 3 * step + call)
-
-    d_real, d_fake = discriminator(real, hp, dropout_seed(0)), discriminator(fake, hp, dropout_seed(1))
-    d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+    """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
+    once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
     d_opt = tf.train.AdamOptimizer(hp.d_lr, beta1=hp.beta1, name="d_adam")
-    d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+    g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
 
-    with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
-        g_loss = gan.bce(discriminator(fake, hp, dropout_seed(2)), 1.0)  # non-saturating
-        g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
-        g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
-    g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
-    train_op, refresh = gan.average_generator(hp, g_update, step, sample)
+    def train_step():
+        """One training step as one op: a D update on a real and a fake batch, then a G update in which
+        the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
+        step = inputs.global_step()
+        real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
+        with ops.collect_updates() as g_bn_updates:
+            fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp, training=True)
 
+        def dropout_seed(call):  # three D calls per step: real, fake, fake again after the D update
+            with inputs.on_host():  # the counter beside the seed it keys (see inputs.stream_seed)
+                return inputs.stream_seed(hp.seed, inputs.Stream.DROPOUT_MASKS, 3 * step + call)
+
+        d_real, d_fake = discriminator(real, hp, dropout_seed(0)), discriminator(fake, hp, dropout_seed(1))
+        d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+        d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
+
+        with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
+            g_loss = gan.bce(discriminator(fake, hp, dropout_seed(2)), 1.0)  # non-saturating
+            g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
+        g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
+        train_op, refresh = gan.average_generator(hp, g_update, step, sample)
+        return gan.Step(train_op, d_step, gan.step_metrics(d_loss, g_loss, d_real, d_fake), refresh)
+
+    first = train_step()  # the step on its own; it also builds G's weight average
     fixed = sample(hp, GRID[0] * GRID[1], inputs.stream_seed(hp.seed, inputs.Stream.FIXED_NOISE, 0), labels=None)
-    metrics = gan.step_metrics(d_loss, g_loss, d_real, d_fake)
-    return gan.StepGraph(train_op, d_step, metrics, samples=fixed, grid=GRID, refresh=refresh)
+    return gan.StepGraph(*first, samples=fixed, grid=GRID, train_step=train_step)
 
 
 MODEL = gan.Model("gan_dcgan", build_graph, sample)

@@ -32,6 +32,8 @@ class TrainingGraph:
     initialize: tf.Operation  # the variables' initial values (the data set aside)
     load_data: Callable  # (sess, images, labels): the training set into the graph, once per session
     eval_images: tf.Tensor  # history.EVAL_SAMPLES images from the weight average (balanced digits), or None
+    steps_in_run: tf.Tensor  # int32 placeholder: how many steps the next run of `steps` does
+    steps: tuple  # (steps done, metrics [steps_in_run, len(STEP_METRICS)]): see gan.repeat_steps
 
 
 def build(args, model, image_shape, label_shape, steps_per_epoch):
@@ -41,6 +43,8 @@ def build(args, model, image_shape, label_shape, steps_per_epoch):
         tf.set_random_seed(args.seed)
         dataset, load_data = inputs.dataset_in_graph(image_shape, label_shape, steps_per_epoch)
         step = model.build_graph(args, dataset)
+        steps_in_run = tf.placeholder(tf.int32, [], name="steps_in_run")
+        steps = gan.repeat_steps(step.train_step, steps_in_run, history.STEP_METRICS)
         eval_images = None
         if args.eval_every:
             seed = inputs.stream_seed(args.seed, inputs.Stream.EVAL, 0)
@@ -53,7 +57,7 @@ def build(args, model, image_shape, label_shape, steps_per_epoch):
         saver = tf.train.Saver(max_to_keep=checkpoints.KEEP, save_relative_paths=True)
     graph.finalize()
     checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
-    return TrainingGraph(graph, step, saver, finite, checkpoint_bytes, initialize, load_data, eval_images)
+    return TrainingGraph(graph, step, saver, finite, checkpoint_bytes, initialize, load_data, eval_images, steps_in_run, steps)
 
 
 def prepare_folder(run, *subfolders):
@@ -111,7 +115,9 @@ def train(args, model):
                 if args.out_dir is None:
                     runs.point_latest(run)
             reference = quality.Reference(args.dataset, args.data_dir) if args.eval_every else None
-            trainer = Trainer(sess, built, run, saved, rows, steps_per_epoch, args.epochs, reference, args.eval_every)
+            trainer = Trainer(
+                sess, built, run, saved, rows, steps_per_epoch, args.epochs, reference, args.eval_every, args.steps_per_run
+            )
             stopped_by = trainer.train(step, restored)
     if stopped_by is not None:
         raise SystemExit(128 + stopped_by)
@@ -120,7 +126,7 @@ def train(args, model):
 class Trainer:
     """One session's training of one run: the steps of each epoch, then the epoch's end."""
 
-    def __init__(self, sess, built, run, saved, rows, steps_per_epoch, epochs, reference, eval_every):
+    def __init__(self, sess, built, run, saved, rows, steps_per_epoch, epochs, reference, eval_every, steps_per_run=1):
         self.sess, self.built, self.run, self.saved = sess, built, run, saved
         self.rows = rows  # history.csv, in memory, up to the restored step
         self.on_disk = None  # how many of the rows history.csv holds (None: not yet written this session)
@@ -130,6 +136,7 @@ class Trainer:
         self.losses = images.LossPlot(history.STEP_METRICS)  # the rows so far go in at the first drawing
         self.plotted = 0  # rows handed to the loss plot
         self.progress = images.ProgressGif()
+        self.steps_per_run = steps_per_run
 
     def train(self, step, restored):
         """Train from `step` to the last epoch; return the number of the signal that stopped it early
@@ -182,9 +189,9 @@ class Trainer:
         return None
 
     def run_steps(self, epoch, step, stop):
-        """The remaining steps of `epoch`, one session.run each, until its end or a signal; returns the
-        global step reached. A non-finite loss stops training at the step it happened."""
-        fetches = [self.built.step.train_op, self.built.step.metrics]
+        """The remaining steps of `epoch`, `steps_per_run` per session.run, until its end or a signal;
+        returns the global step reached. A non-finite loss stops training at the step it happened."""
+        done_op, metrics_op = self.built.steps
         bar = tqdm(
             total=self.steps_per_epoch,
             initial=step % self.steps_per_epoch,
@@ -193,23 +200,26 @@ class Trainer:
             disable=None,
             dynamic_ncols=True,
         )
+        end = epoch * self.steps_per_epoch
         with bar:
-            while step < epoch * self.steps_per_epoch and stop.signum is None:
-                _, metrics = self.sess.run(fetches)
-                step += 1
-                if not all(math.isfinite(metrics[k]) for k in history.STEP_METRICS):
-                    losses = ", ".join(f"{k} {metrics[k]:.4g}" for k in history.STEP_METRICS)
-                    raise TrainingFailed(
-                        f"training diverged at step {step} (epoch {epoch}): {losses}; nothing was saved, and "
-                        f"{self.saved.kept()}. The same settings diverge the same way (training is deterministic): "
-                        "lower --lr or change the model, which starts a new run folder"
-                    )
-                self.rows.append(history.row(step, epoch, metrics))
-                bar.update()
-                if step % 20 == 0:
-                    bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
-                guards.fault_point("sigint", step)
-                guards.fault_point("sigkill", step)
+            while step < end and stop.signum is None:
+                count = min(self.steps_per_run, end - step)
+                done, values = self.sess.run([done_op, metrics_op], {self.built.steps_in_run: count})
+                for metrics in values[:done]:
+                    step += 1
+                    metrics = dict(zip(history.STEP_METRICS, metrics.tolist(), strict=True))
+                    if not all(math.isfinite(v) for v in metrics.values()):
+                        losses = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+                        raise TrainingFailed(
+                            f"training diverged at step {step} (epoch {epoch}): {losses}; nothing was saved, and "
+                            f"{self.saved.kept()}. The same settings diverge the same way (training is deterministic): "
+                            "lower --lr or change the model, which starts a new run folder"
+                        )
+                    self.rows.append(history.row(step, epoch, metrics))
+                    guards.fault_point("sigint", step)
+                    guards.fault_point("sigkill", step)
+                bar.update(done)
+                bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
         return step
 
     def end_epoch(self, epoch, step, stop, first_new_row, seconds):

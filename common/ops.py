@@ -133,3 +133,14 @@ def averaged(enabled=True):
         return getter(*args, **kwargs)
 
     return tf.variable_scope(AVERAGE, reuse=tf.AUTO_REUSE, custom_getter=not_trainable)
+
+
+@contextlib.contextmanager
+def collect_updates():
+    """Yield a list that receives the batch-norm moving-average updates (UPDATE_OPS) of the networks
+    built inside: only those, so a step built a second time (inside the loop that runs several steps
+    per session.run) depends on its own updates, not on those of the first."""
+    known = set(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+    updates = []
+    yield updates
+    updates.extend(op for op in tf.get_collection(tf.GraphKeys.UPDATE_OPS) if op not in known)

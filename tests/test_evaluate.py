@@ -155,7 +155,7 @@ def test_evaluation_does_not_disturb_exact_resume(tmp_path, tiny_mnist, tiny_cla
     assert _train_with_eval(straight, tiny_mnist) == 0
     with monkeypatch.context() as mp:
         mp.setenv(guards.FAULT_ENV, f"sigint@{stop_at}")
-        assert _train_with_eval(interrupted, tiny_mnist) == 130
+        assert _train_with_eval(interrupted, tiny_mnist, "--steps-per-run", "5") == 130  # stops at stop_at
     assert _train_with_eval(interrupted, tiny_mnist) == 0
     assert read_history(interrupted) == read_history(straight)  # the evaluations too
     assert max_abs_diff(weights(straight), weights(interrupted)) == 0

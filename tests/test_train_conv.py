@@ -36,7 +36,8 @@ TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "
 
 @pytest.mark.parametrize("script, extra", [("gan_dcgan", []), ("gan_dcgan", TUTORIAL_D), ("gan_cdcgan", [])])
 def test_resume_is_exact(tmp_path, tiny_mnist, script, extra, capsys):
-    """40 steps straight == 20 + resume 20 == Ctrl-C at step 27 (mid-epoch) + resume. Batch norm's
+    """40 steps straight == 20 + resume 20 == Ctrl-C at step 27 (mid-epoch, in the run of steps 25–28
+    at 4 a run) + resume, the resumed part at the default steps per run. Batch norm's
     moving averages, dropout masks (the tutorial's D) and the conditional labels are all part of what
     must match."""
     straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
@@ -46,8 +47,8 @@ def test_resume_is_exact(tmp_path, tiny_mnist, script, extra, capsys):
     assert run(script, resumed, tiny_mnist, "--epochs", "4", *steps) == 0
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(guards.FAULT_ENV, "sigint@27")
-        assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps) == 130
-    assert "SIGINT at step 27" in capsys.readouterr().err
+        assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps, "--steps-per-run", "4") == 130
+    assert "SIGINT at step 28" in capsys.readouterr().err
     assert run(script, interrupted, tiny_mnist, "--epochs", "4", *steps) == 0
 
     final = weights(straight)
