@@ -1,16 +1,17 @@
 """Training throughput of the three scripts on this machine, against its own matmul peak and against
-the way the classic scripts drive the same models.
+the way the classic scripts drive the same models; the end of an epoch; the loop's host cost per step;
+and a projected GPU epoch.
 
     python bench.py                          # all three models, default batch sizes
-    python bench.py --model dcgan --steps 50 --json bench.json
+    python bench.py --model dcgan --steps 64 --json bench.json
 
-Each model's real training graph is built by the script's own `build_graph` (not a copy), warmed up,
-and timed over `--steps` steps, `--repeats` times (the median is reported). A benchmark reports; it
-asserts nothing.
-
-What it prints per model, and how each figure is obtained:
-- images/s and seconds per MNIST epoch (60,000 images) of our loop: `session.run([train_op, metrics])`
-  and the Python that follows each step in training (the four step metrics to floats, into the history);
+Each model's real training graph is built by `loop.build` (the script's own `build_graph`, not a copy)
+and driven by the real loop, `loop.Trainer`. A benchmark reports; it asserts nothing. What it prints,
+and how each figure is obtained:
+- images/s: `--steps` steps of `Trainer.run_steps`, `--repeats` times (the median): the session.runs
+  of `--steps-per-run` steps each and the Python of every step (the history's rows, the progress bar);
+- seconds per epoch, as a real epoch: its steps at that rate, plus the end of an epoch with the
+  in-training evaluation after 30 epochs of history — so the figure and a real epoch cannot drift apart;
 - achieved GFLOP/s: the FLOPs of one step ÷ its time. The FLOPs are counted from the graph itself: every
   op that one training step runs — the matmuls and convolutions of the forward passes (G once, D three
   times), of both backward passes and of the input gradients, plus elementwise math. Convolutions are
@@ -19,8 +20,16 @@ What it prints per model, and how each figure is obtained:
   (they are memory-bound and small);
 - the machine's peak: the best rate of a large float32 matmul in TensorFlow, measured in the same run,
   and the utilization = achieved ÷ peak;
-- the share of wall time outside the TF step: the Python between `session.run` calls, plus the fixed
-  cost of a `session.run` call itself (timed on a scalar read);
+- the host cost per step, at one step per run and at `--steps-per-run`: the real loop driving a step
+  that does next to nothing, so what is left is the session.run, the while loop's own ops, the fetch
+  and the Python of each step;
+- the end of an epoch (`Trainer.end_epoch`) in a run folder with `--epoch-end` epochs of history,
+  grids and GIF frames, without and with the in-training evaluation: its host work (history.csv, the
+  checkpoint and the best one, the grid, the loss plot, the GIF, the Fréchet distance), and apart the
+  sampling and classifier passes, which a GPU runs in milliseconds;
+- a projected GPU epoch: each step's FLOPs and kernel count (ops a traced step runs, host ops left out)
+  at the assumptions printed (GPU_PEAK_TFLOPS, GPU_EFFICIENCY, GPU_LAUNCH_S), plus the host cost per
+  step and the epoch end's host work measured here; and the share of it outside the step. Estimates;
 - the classic-style loop: the same generator and discriminator fed numpy batches and numpy noise through
   `feed_dict`, with one `session.run` for D and another for G (which runs G forward again on fresh
   noise), our speed-up over it, and the ratio of its FLOPs to ours — on a compute-bound machine the
@@ -43,7 +52,7 @@ import time
 _T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
-from common import checkpoints, errors, files, flags, gan, history, loop, ops  # noqa: E402
+from common import checkpoints, errors, files, flags, gan, history, inputs, loop, ops  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
@@ -153,47 +162,101 @@ def top_ops(sess, fetches, count=12):
     return [(kind, micros / 1000, micros / total) for kind, micros in ranked]
 
 
-def bench_ours(module, args, data, steps, repeats, warmup, config, profile=False):
-    """Our loop: the script's graph as `loop.train` builds it, one session.run per step."""
+class _NoSignal:
+    signum = None
+
+
+def _trainer(sess, built, per_epoch, steps_per_run, rows=None, run=None, saved=None, reference=None, eval_every=0):
+    return loop.Trainer(sess, built, run, saved, [] if rows is None else rows, per_epoch, 1, reference, eval_every, steps_per_run)
+
+
+def _time_the_loop(trainer, steps, repeats):
+    """Median seconds of `steps` steps of the real loop (`Trainer.run_steps`: its session.runs and the
+    Python of every step: the history's rows, the progress bar, the signal check), each stretch ending
+    at an epoch's end as the loop's runs do; the global step keeps counting."""
+    per_epoch, walls = trainer.steps_per_epoch, []
+    for _ in range(repeats):
+        with contextlib.redirect_stderr(io.StringIO()):  # the progress bar
+            walls.append(_timed(lambda: trainer.run_steps(1, per_epoch - steps, _NoSignal())))
+    return statistics.median(walls)
+
+
+def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run, profile=False):
+    """Our loop: the script's graph as `loop.train` builds it, timed as `loop.Trainer` runs it."""
     started = time.perf_counter()
     args.eval_every = 0  # the sample-quality evaluation is not part of a training step
     images, labels = data
-    built = loop.build(args, module.MODEL, images.shape, labels.shape, len(images) // args.batch_size)
+    per_epoch = len(images) // args.batch_size
+    built = loop.build(args, module.MODEL, images.shape, labels.shape, per_epoch)
     with tf.Session(graph=built.graph, config=config) as sess:
         sess.run(built.initialize)
         built.load_data(sess, images, labels)
-        fetches = [built.step.train_op, built.step.metrics]
-        sess.run(fetches)
+        trainer = _trainer(sess, built, per_epoch, steps_per_run)
+        trainer.run_steps(1, per_epoch - 1, _NoSignal())
         first_step = time.perf_counter() - started
-        for _ in range(warmup):
-            sess.run(fetches)
+        if warmup:
+            trainer.run_steps(1, per_epoch - warmup, _NoSignal())
         trivial = tf.train.get_global_step(built.graph)  # a scalar read: the fixed cost of a session.run
         noop_seconds = statistics.median(_timed(lambda: sess.run(trivial)) for _ in range(50))
-        recorded, walls, in_run = [], [], []
-        keys = history.STEP_METRICS
-        for _ in range(repeats):
-            wall_start, run_total = time.perf_counter(), 0.0
-            for _ in range(steps):
-                run_start = time.perf_counter()
-                _, metrics = sess.run(fetches)
-                run_total += time.perf_counter() - run_start
-                recorded.append([float(metrics[k]) for k in keys])
-            walls.append(time.perf_counter() - wall_start)
-            in_run.append(run_total)
+        median = _time_the_loop(trainer, steps, repeats)
+        trainer.rows.clear()
+        fetches = [built.step.train_op, built.step.metrics]
         flops = step_flops(built.graph, [built.step.train_op, *built.step.metrics.values()])
+        kernels = kernel_count(sess, fetches)
         profiled = top_ops(sess, fetches) if profile else None
-    median = statistics.median(walls)
-    python_share = 1 - statistics.median(r / w for r, w in zip(in_run, walls, strict=True))
     return {
         "images_per_s": steps * args.batch_size / median,
         "step_seconds": median / steps,
         "build_and_first_step_s": first_step,
         "flops_per_step": flops,
-        "share_outside_step": python_share + noop_seconds * steps / median,
-        "share_python": python_share,
+        "kernels_per_step": kernels,
         "session_run_overhead_s": noop_seconds,
         **({"top_ops": profiled} if profiled else {}),
     }
+
+
+def bench_host_cost(steps_per_run, steps, repeats, config):
+    """Seconds of host work per training step at `steps_per_run`: the real loop (`Trainer.run_steps`,
+    the while loop of gan.repeat_steps) driving a step that does next to nothing (it increments the
+    global step and returns four constants), so what is left is the loop's fixed cost — the session.run
+    calls, the while loop's own control ops, the fetch of the metrics and the Python of each step."""
+
+    def build_graph(hp, dataset):
+        tf.get_variable("weight", [], initializer=tf.zeros_initializer())  # a model has weights (the finite check)
+
+        def train_step():
+            step = inputs.global_step()
+            metrics = {name: tf.constant(0.5) for name in history.STEP_METRICS}
+            return gan.Step(tf.group(step.assign_add(1)), tf.no_op(), metrics, None)
+
+        return gan.StepGraph(*train_step(), samples=None, grid=None, train_step=train_step)
+
+    hp = argparse.Namespace(seed=0, eval_every=0)
+    built = loop.build(hp, gan.Model("null", build_graph, sample=None), (1, 28, 28, 1), (1,), steps)
+    with tf.Session(graph=built.graph, config=config) as sess:
+        sess.run(built.initialize)
+        trainer = _trainer(sess, built, steps, steps_per_run)
+        trainer.run_steps(1, 0, _NoSignal())  # warm-up
+        trainer.rows.clear()
+        return _time_the_loop(trainer, steps, repeats) / steps
+
+
+def kernel_count(sess, fetches):
+    """Ops one traced step executes that would be device kernels on a GPU: everything but constants,
+    variable handles and reads, identities, no-ops, and what is pinned to the host."""
+    options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    metadata = tf.RunMetadata()
+    sess.run(fetches, options=options, run_metadata=metadata)
+    skip = ("Const", "NoOp", "Identity", "VarHandleOp", "ReadVariableOp", "_Arg", "_Retval", "_Send", "_Recv")
+    host = {op.name for op in sess.graph.get_operations() if "CPU" in op.device.upper()}
+    count = 0
+    for device in metadata.step_stats.dev_stats:
+        for node in device.node_stats:
+            kind = node.timeline_label.split("(")[0].split(" = ")[-1].strip()
+            if node.node_name in host or kind in skip or node.node_name == "_SOURCE":
+                continue
+            count += 1
+    return count
 
 
 class _TimedSession(tf.Session):
@@ -285,8 +348,19 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         trainer.writer.close()
         if hasattr(trainer, "losses"):
             trainer.losses.close()
+        device_work = [built.step.refresh, built.step.samples, *([built.eval_images] if evaluate else [])]
+        device_flops = step_flops(built.graph, device_work) + (history.EVAL_SAMPLES * classifier_flops() if evaluate else 0)
     total, device = statistics.median(totals), statistics.median(devices)
-    return {"total": total, "device": device, "host": total - device}
+    return {"total": total, "device": device, "host": total - device, "device_flops": device_flops}
+
+
+def classifier_flops():
+    """FLOPs of the evaluation classifier's forward pass on one image."""
+    from common import classifier
+
+    with tf.Graph().as_default() as graph:
+        logits, features = classifier.network(tf.placeholder(tf.float32, [1, 28, 28, 1]), training=False)
+        return step_flops(graph, [logits, features])
 
 
 def _classic_style_graph(script, module, args):
@@ -365,10 +439,33 @@ def machine_line(config):
     }
 
 
+def _histories(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: whole numbers separated by commas, e.g. 30,200") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: epochs of history are ≥ 0")
+    return [v for v in values if v > 0]
+
+
 def main(argv=None):
     parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
-    parser.add_argument("--steps", type=flags.positive_int, default=20, help="timed steps per repeat")
+    parser.add_argument("--steps", type=flags.positive_int, default=32, help="timed steps per repeat")
+    parser.add_argument(
+        "--steps-per-run",
+        type=flags.positive_int,
+        default=flags.STEPS_PER_RUN,
+        help="as the scripts' flag (default: theirs on a GPU)",
+    )
+    parser.add_argument(
+        "--epoch-end",
+        type=_histories,
+        default=[30, 200],
+        metavar="H1,H2",
+        help="time the end of an epoch after these epochs of history (default 30,200; 0: not at all)",
+    )
     parser.add_argument("--repeats", type=flags.positive_int, default=3)
     parser.add_argument("--warmup", type=flags.nonnegative_int, default=3)
     parser.add_argument("--batch-size", type=flags.positive_int, help="default: each script's own")
@@ -393,6 +490,25 @@ def main(argv=None):
         return _bench(args)
 
 
+# A projected GPU: what "a current datacenter GPU" is taken to be. Estimates, printed with the figures.
+GPU_PEAK_TFLOPS = 156.0  # NVIDIA A100, TF32 tensor cores (TensorFlow's default for float32 convolutions and matmuls)
+GPU_EFFICIENCY = 0.3  # the share of that peak small convolutions (batch 100–128, 7×7–28×28 maps) reach
+GPU_LAUNCH_S = 5e-6  # host cost of launching one kernel (CUDA launch plus TensorFlow's executor), serial with the GPU
+
+
+def gpu_projection(row, per_epoch):
+    """A GPU epoch from this machine's counts: each step's FLOPs at GPU_EFFICIENCY of GPU_PEAK_TFLOPS
+    plus its kernels at GPU_LAUNCH_S each, the loop's host cost per step as measured here, and the
+    epoch's end: its host work as measured here, its sampling and classifier FLOPs on the GPU."""
+    rate = GPU_PEAK_TFLOPS * 1e12 * GPU_EFFICIENCY
+    step = row["flops_per_step"] / rate + row["kernels_per_step"] * GPU_LAUNCH_S
+    end = row.get("epoch_end", {}).get("30_eval")
+    end_host, end_device = (end["host"], end["device_flops"] / rate) if end else (0.0, 0.0)
+    outside = per_epoch * row["host_s_per_step"] + end_host + end_device
+    epoch = per_epoch * step + outside
+    return {"step_s": step, "epoch_s": epoch, "share_outside_step": outside / epoch}
+
+
 def _bench(args):
     names = list(MODELS) if args.model == "all" else [args.model]
     models = {name: _args(MODELS[name], args.batch_size, args.flags.split()) for name in names}  # bad flags: before any work
@@ -404,20 +520,48 @@ def _bench(args):
     )
     peak = matmul_peak(args.peak_size, 5, config)
     print(f"matmul peak ({args.peak_size}×{args.peak_size} float32): {peak:.1f} GFLOP/s")
+    host = {k: bench_host_cost(k, 32 * k, args.repeats, config) for k in sorted({1, args.steps_per_run})}
+    print(
+        "host cost per step (session.run, fetch, loop Python): " + ", ".join(f"K={k} {s * 1e6:.1f} µs" for k, s in host.items())
+    )
+    print(
+        f"projected GPU: {GPU_PEAK_TFLOPS:.0f} TFLOP/s peak (A100, TF32) at {GPU_EFFICIENCY:.0%} efficiency, "
+        f"{GPU_LAUNCH_S * 1e6:.0f} µs per kernel launch, the host costs measured here (estimates)"
+    )
     data = _synthetic_mnist(np.random.default_rng(0))
-    results = {"machine": machine, "import_s": IMPORT_SECONDS, "matmul_peak_gflops": peak, "models": {}}
+    results = {
+        "machine": machine,
+        "import_s": IMPORT_SECONDS,
+        "matmul_peak_gflops": peak,
+        "steps_per_run": args.steps_per_run,
+        "host_s_per_step": {str(k): v for k, v in host.items()},
+        "gpu_assumptions": {"peak_tflops": GPU_PEAK_TFLOPS, "efficiency": GPU_EFFICIENCY, "launch_s": GPU_LAUNCH_S},
+        "models": {},
+    }
     for name, (module, hp) in models.items():
         script = MODELS[name]
-        ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.profile)
+        per_epoch = MNIST_TRAIN // hp.batch_size
+        ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.steps_per_run, args.profile)
         gflops = ours["flops_per_step"] / ours["step_seconds"] / 1e9
         row = {
             "batch_size": hp.batch_size,
             **ours,
-            "seconds_per_epoch": MNIST_TRAIN / ours["images_per_s"],
             "gflops": gflops,
             "utilization": gflops / peak,
-            "peak_rss_mib": peak_rss_mib(),
+            "host_s_per_step": host[args.steps_per_run],
+            "epoch_end": {},
         }
+        for history_epochs in args.epoch_end:
+            for evaluate in (False, True):
+                _, fresh = _args(MODELS[name], args.batch_size, args.flags.split())
+                measured = bench_epoch_end(module, fresh, history_epochs, evaluate, config, args.repeats)
+                row["epoch_end"][f"{history_epochs}_{'eval' if evaluate else 'no_eval'}"] = measured
+        end = row["epoch_end"].get(f"{args.epoch_end[0]}_eval", {"total": 0.0}) if args.epoch_end else {"total": 0.0}
+        # As a real epoch: its steps through the real loop, then its end with the in-training evaluation.
+        row["seconds_per_epoch"] = per_epoch * ours["step_seconds"] + end["total"]
+        row["share_outside_step"] = (per_epoch * row["host_s_per_step"] + end["total"]) / row["seconds_per_epoch"]
+        row["gpu_projection"] = gpu_projection(row, per_epoch)
+        row["peak_rss_mib"] = peak_rss_mib()
         if not args.no_classic_style:
             classic = bench_classic_style(script, module, hp, data, args.steps, args.repeats, args.warmup, config)
             row["classic_style_images_per_s"] = classic["images_per_s"]
@@ -426,24 +570,42 @@ def _bench(args):
             # gain on a machine where the step is compute-bound: this ratio is that bound.
             row["classic_style_flop_ratio"] = classic["flops_per_step"] / ours["flops_per_step"]
         results["models"][name] = row
-        classic_part = (
-            f"  classic-style {row['classic_style_images_per_s']:7.0f} img/s → ×{row['speedup_over_classic_style']:.2f}"
-            f" (it does ×{row['classic_style_flop_ratio']:.2f} the FLOPs)"
-            if "classic_style_images_per_s" in row
-            else ""
-        )
-        print(
-            f"{name:7s} batch {hp.batch_size:4d}  {row['images_per_s']:7.0f} img/s  {row['seconds_per_epoch']:7.1f} s/epoch  "
-            f"{row['flops_per_step'] / hp.batch_size / 1e6:7.1f} MFLOP/img  {gflops:6.1f} GFLOP/s = {row['utilization']:5.1%} of peak  "
-            f"outside step {row['share_outside_step']:5.1%}  start-up {row['build_and_first_step_s']:.1f} s"
-            f"{classic_part}  peak RSS {row['peak_rss_mib']:.0f} MiB",
-            flush=True,
-        )
-        for kind, ms, share in row.get("top_ops", []):
-            print(f"    {kind:32s} {ms:8.1f} ms  {share:5.1%}")
+        _print_row(name, hp, row)
     if args.json:
         files.write_json(args.json, results)
     return results
+
+
+def _print_row(name, hp, row):
+    classic_part = (
+        f"  classic-style {row['classic_style_images_per_s']:7.0f} img/s → ×{row['speedup_over_classic_style']:.2f}"
+        f" (it does ×{row['classic_style_flop_ratio']:.2f} the FLOPs)"
+        if "classic_style_images_per_s" in row
+        else ""
+    )
+    print(
+        f"{name:7s} batch {hp.batch_size:4d}  {row['images_per_s']:7.0f} img/s  {row['seconds_per_epoch']:7.1f} s/epoch  "
+        f"{row['flops_per_step'] / hp.batch_size / 1e6:7.1f} MFLOP/img  {row['gflops']:6.1f} GFLOP/s = {row['utilization']:5.1%} of peak  "
+        f"outside step {row['share_outside_step']:5.1%}  start-up {row['build_and_first_step_s']:.1f} s"
+        f"{classic_part}  peak RSS {row['peak_rss_mib']:.0f} MiB",
+        flush=True,
+    )
+    ends = row["epoch_end"]
+    if ends:
+        histories = sorted({int(key.split("_")[0]) for key in ends})
+        parts = []
+        for evaluate in ("no_eval", "eval"):
+            hosts = " / ".join(f"{ends[f'{h}_{evaluate}']['host']:.3f}" for h in histories)
+            devices = " / ".join(f"{ends[f'{h}_{evaluate}']['device']:.2f}" for h in histories)
+            parts.append(f"{'with' if evaluate == 'eval' else 'without'} evaluation {hosts} s (+ {devices} s of sampling here)")
+        print(f"        epoch end, host work at {' / '.join(map(str, histories))} epochs of history: {'; '.join(parts)}")
+    gpu = row["gpu_projection"]
+    print(
+        f"        projected GPU: {gpu['step_s'] * 1e3:.2f} ms/step ({row['flops_per_step'] / 1e9:.1f} GFLOP, "
+        f"{row['kernels_per_step']} kernels), {gpu['epoch_s']:.2f} s/epoch, {gpu['share_outside_step']:.0%} of it outside the step"
+    )
+    for kind, ms, share in row.get("top_ops", []):
+        print(f"    {kind:32s} {ms:8.1f} ms  {share:5.1%}")
 
 
 if __name__ == "__main__":

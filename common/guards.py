@@ -34,6 +34,11 @@ class StopOnSignal:
         return signal.Signals(self.signum).name
 
 
+def armed():
+    """Whether a test has set a fault point (GAN_FAULT): the loop then checks each step for it."""
+    return FAULT_ENV in os.environ
+
+
 def fault_point(point, step):
     """Test hook: with GAN_FAULT=<point>@<step> the process signals itself there — SIGINT for the
     `sigint…` points (Ctrl-C), and for the `sigkill…` points a SIGKILL, which no handler sees: a real

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from common import checkpoints, data, errors, gan, guards, history, images, inputs, quality, runs, sampling
+from common import checkpoints, data, errors, flags, gan, guards, history, images, inputs, quality, runs, sampling
 from common.errors import TrainingFailed, UsageError
 from common.session import deterministic_ops, session_config
 from common.tfcompat import tf
@@ -116,7 +116,7 @@ def train(args, model):
                     runs.point_latest(run)
             reference = quality.Reference(args.dataset, args.data_dir) if args.eval_every else None
             trainer = Trainer(
-                sess, built, run, saved, rows, steps_per_epoch, args.epochs, reference, args.eval_every, args.steps_per_run
+                sess, built, run, saved, rows, steps_per_epoch, args.epochs, reference, args.eval_every, flags.steps_per_run(args)
             )
             stopped_by = trainer.train(step, restored)
     if stopped_by is not None:
@@ -205,21 +205,23 @@ class Trainer:
             while step < end and stop.signum is None:
                 count = min(self.steps_per_run, end - step)
                 done, values = self.sess.run([done_op, metrics_op], {self.built.steps_in_run: count})
-                for metrics in values[:done]:
-                    step += 1
-                    metrics = dict(zip(history.STEP_METRICS, metrics.tolist(), strict=True))
-                    if not all(math.isfinite(v) for v in metrics.values()):
-                        losses = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-                        raise TrainingFailed(
-                            f"training diverged at step {step} (epoch {epoch}): {losses}; nothing was saved, and "
-                            f"{self.saved.kept()}. The same settings diverge the same way (training is deterministic): "
-                            "lower --lr or change the model, which starts a new run folder"
-                        )
-                    self.rows.append(history.row(step, epoch, metrics))
-                    guards.fault_point("sigint", step)
-                    guards.fault_point("sigkill", step)
+                values = values[:done]
+                diverged = np.flatnonzero(~np.isfinite(values).all(axis=1))
+                if diverged.size:
+                    losses = ", ".join(f"{k} {v:.4g}" for k, v in zip(history.STEP_METRICS, values[diverged[0]], strict=True))
+                    raise TrainingFailed(
+                        f"training diverged at step {step + diverged[0] + 1} (epoch {epoch}): {losses}; nothing was saved, "
+                        f"and {self.saved.kept()}. The same settings diverge the same way (training is deterministic): "
+                        "lower --lr or change the model, which starts a new run folder"
+                    )
+                self.rows.extend(history.rows(step + 1, epoch, values))
+                if guards.armed():
+                    for at in range(step + 1, step + done + 1):
+                        guards.fault_point("sigint", at)
+                        guards.fault_point("sigkill", at)
+                step += int(done)
                 bar.update(done)
-                bar.set_postfix(D=f"{metrics['d_loss']:.3f}", G=f"{metrics['g_loss']:.3f}", refresh=False)
+                bar.set_postfix(D=f"{values[-1, 0]:.3f}", G=f"{values[-1, 1]:.3f}", refresh=False)
         return step
 
     def end_epoch(self, epoch, step, stop, first_new_row, seconds):

@@ -7,16 +7,21 @@ import bench
 
 def test_bench_runs_every_model_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    bench.main(["--steps", "2", "--repeats", "1", "--warmup", "0", "--peak-size", "256", "--batch-size", "8", "--json", str(out)])
+    argv = ["--steps", "2", "--steps-per-run", "2", "--repeats", "1", "--warmup", "0", "--peak-size", "256", "--batch-size", "8"]
+    bench.main([*argv, "--epoch-end", "2", "--json", str(out)])
     printed = capsys.readouterr().out
     assert printed.startswith("machine: ") and "matmul peak" in printed
     results = json.loads(out.read_text())
     assert results["matmul_peak_gflops"] > 0 and results["machine"]["device"]
+    assert set(results["host_s_per_step"]) == {"1", "2"} and all(v > 0 for v in results["host_s_per_step"].values())
     assert set(results["models"]) == {"fc", "dcgan", "cdcgan"}
     for name, row in results["models"].items():
         assert row["batch_size"] == 8
         assert row["images_per_s"] > 0 and row["classic_style_images_per_s"] > 0 and row["peak_rss_mib"] > 0
         assert 0 <= row["share_outside_step"] < 1
+        assert set(row["epoch_end"]) == {"2_no_eval", "2_eval"}
+        assert row["epoch_end"]["2_eval"]["device_flops"] > row["epoch_end"]["2_no_eval"]["device_flops"] > 0
+        assert row["kernels_per_step"] > 10 and 0 < row["gpu_projection"]["share_outside_step"] < 1
         assert name in printed
 
 

@@ -126,7 +126,7 @@ FULL_DISK = {
         "save",
         lambda out: tf.errors.ResourceExhaustedError(None, None, TF_FULL_DISK.format(out=out)),
     ),
-    "history.csv": (history, "write", lambda out: OSError(errno.ENOSPC, "No space left on device")),
+    "history.csv": (history, "append", lambda out: OSError(errno.ENOSPC, "No space left on device")),
 }
 
 

@@ -53,9 +53,8 @@ def test_fixed_noise_grid_is_the_same_across_runs_and_changes_with_training(tmp_
 
 
 def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
-    """2000 steps straight == 1000 + resume 1000 == Ctrl-C mid-epoch at step 1234 + resume. The Ctrl-C
-    comes during the run of steps 1225–1240 (the default 16 a run, counted from the epoch's start at
-    1001), which ends before training stops."""
+    """2000 steps straight == 1000 + resume 1000 == Ctrl-C mid-epoch at step 1234 + resume (one step
+    per session.run, the default on a CPU)."""
     straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
     steps = ["--steps-per-epoch", "250"]
     assert fc(straight, tiny_mnist, "--epochs", "8", *steps) == 0
@@ -67,8 +66,8 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
         assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 130
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0, err
-    assert "SIGINT at step 1240" in err and "checkpoint saved" in err and "run the same command again to resume" in err
-    assert tf.train.latest_checkpoint(str(interrupted / "checkpoints")).endswith("ckpt-1240")
+    assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "run the same command again to resume" in err
+    assert tf.train.latest_checkpoint(str(interrupted / "checkpoints")).endswith("ckpt-1234")
     assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 0
     assert "resuming" in capsys.readouterr().out
 
