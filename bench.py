@@ -279,11 +279,13 @@ class _TimedSession(tf.Session):
 
 def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
     """Seconds of the loop's own end of an epoch (`Trainer.end_epoch`: evaluation, history.csv, the
-    checkpoint, the best checkpoint, the grid, the loss plot, the progress GIF) in a run folder that
-    already holds `history_epochs` epochs of history, grids and GIF frames: {"total", "device", "host"}.
-    "device" is the generator's and the classifier's forward passes (timed where they run), "host" the
-    rest — what stays when the device is a GPU. The first end of a session rebuilds the GIF from the
-    grids and lays out the loss plot once; it is run first and not timed, as in a real session."""
+    checkpoint, the best checkpoint, the grid; the loss plot and the progress GIF go to the drawing
+    thread) in a run folder that already holds `history_epochs` epochs of history, grids and GIF
+    frames: {"total", "device", "host", "background"}. "device" is the generator's and the
+    classifier's forward passes (timed where they run), "host" the rest — what stays when the device
+    is a GPU; "background" the drawing thread's time, spent while the next epoch trains. The first end
+    of a session rebuilds the GIF from the grids and lays out the loss plot once; it is run first and
+    not timed, as in a real session."""
     import tempfile
     from pathlib import Path
 
@@ -332,26 +334,33 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         class NoSignal:
             signum = None
 
-        totals, devices = [], []
+        totals, devices, backgrounds = [], [], []
         for epoch in range(history_epochs + 1, history_epochs + repeats + 2):
             trainer.rows.extend(epoch_rows(epoch))
             if reference is not None:  # the costlier case: every evaluation is the best yet
                 run.best.mkdir(exist_ok=True)
                 files.write_json(run.best_record, {"step": 0, "epoch": 0, "fd": 1e9, "score": 0.0})
             sess.device_seconds, classifier_seconds[0] = 0.0, 0.0
+            drawing = getattr(trainer, "drawing", None)  # (absent from older versions of the loop)
+            busy = drawing.busy_seconds if drawing else 0.0
             start = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):  # the epoch line
                 trainer.end_epoch(epoch, epoch * per_epoch, NoSignal(), len(trainer.rows) - per_epoch, 1.0)
+            elapsed = time.perf_counter() - start
+            if drawing:  # what the drawing thread does during the next epoch's training: timed apart
+                drawing.wait()
             if epoch > history_epochs + 1:
-                totals.append(time.perf_counter() - start)
+                totals.append(elapsed)
                 devices.append(sess.device_seconds + classifier_seconds[0])
+                backgrounds.append(drawing.busy_seconds - busy if drawing else 0.0)
         trainer.writer.close()
-        if hasattr(trainer, "losses"):
-            trainer.losses.close()
+        if hasattr(trainer, "drawing"):
+            trainer.finish_drawing()
         device_work = [built.step.refresh, built.step.samples, *([built.eval_images] if evaluate else [])]
         device_flops = step_flops(built.graph, device_work) + (history.EVAL_SAMPLES * classifier_flops() if evaluate else 0)
     total, device = statistics.median(totals), statistics.median(devices)
-    return {"total": total, "device": device, "host": total - device, "device_flops": device_flops}
+    background = statistics.median(backgrounds)
+    return {"total": total, "device": device, "host": total - device, "background": background, "device_flops": device_flops}
 
 
 def classifier_flops():
@@ -597,7 +606,11 @@ def _print_row(name, hp, row):
         for evaluate in ("no_eval", "eval"):
             hosts = " / ".join(f"{ends[f'{h}_{evaluate}']['host']:.3f}" for h in histories)
             devices = " / ".join(f"{ends[f'{h}_{evaluate}']['device']:.2f}" for h in histories)
-            parts.append(f"{'with' if evaluate == 'eval' else 'without'} evaluation {hosts} s (+ {devices} s of sampling here)")
+            drawn = " / ".join(f"{ends[f'{h}_{evaluate}']['background']:.2f}" for h in histories)
+            parts.append(
+                f"{'with' if evaluate == 'eval' else 'without'} evaluation {hosts} s "
+                f"(+ {devices} s of sampling here; {drawn} s drawn in the background)"
+            )
         print(f"        epoch end, host work at {' / '.join(map(str, histories))} epochs of history: {'; '.join(parts)}")
     gpu = row["gpu_projection"]
     print(

@@ -136,6 +136,7 @@ class Trainer:
         self.losses = images.LossPlot(history.STEP_METRICS)  # the rows so far go in at the first drawing
         self.plotted = 0  # rows handed to the loss plot
         self.progress = images.ProgressGif()
+        self.drawing = images.Drawing()  # the two above are drawn in its thread, while training goes on
         self.steps_per_run = steps_per_run
 
     def train(self, step, restored):
@@ -156,6 +157,7 @@ class Trainer:
             self.writer = tf.summary.FileWriter(str(self.run.logs))
         except (OSError, tf.errors.OpError) as e:
             raise TrainingFailed(f"cannot write TensorBoard's files in {self.run.logs} ({errors.first_line(e)})") from None
+        stopped = None
         try:
             history.write(self.run.history, self.rows)  # once: drops the rows of steps this session replays
             self.on_disk = len(self.rows)
@@ -175,16 +177,22 @@ class Trainer:
                             f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
                         ) from None
                     if stop.signum is not None:
-                        done = step - (epoch - 1) * per_epoch
-                        print(
-                            f"{stop.name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
-                            f"in {self.run.checkpoints}; run the same command again to resume",
-                            file=sys.stderr,
-                        )
-                        return stop.signum
-        finally:
+                        stopped, name = stop.signum, stop.name
+                        break
+        except BaseException:
             self.writer.close()
-            self.losses.close()
+            self.drawing.close(quiet=True)  # what failed first is what the user hears of
+            raise
+        self.writer.close()
+        self.finish_drawing()  # before the last message: the files it speaks of are complete
+        if stopped is not None:
+            done = step - (epoch - 1) * per_epoch
+            print(
+                f"{name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
+                f"in {self.run.checkpoints}; run the same command again to resume",
+                file=sys.stderr,
+            )
+            return stopped
         print(f"done: {self.run.path}")
         return None
 
@@ -273,13 +281,41 @@ class Trainer:
             summary = tf.Summary(value=[tf.Summary.Value(tag="samples", image=image)])
             self.writer.add_summary(summary, epoch * self.steps_per_epoch)
 
+    def finish_drawing(self):
+        """Wait for the drawing thread; a drawing that failed (a full disk) fails the run as a failed
+        epoch end does, with one line."""
+        try:
+            self.drawing.close()
+        except OSError as e:
+            raise TrainingFailed(
+                f"writing in {self.run.path} failed ({errors.first_line(e)}); "
+                f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
+            ) from None
+        finally:
+            self.losses.close()
+
     def write_plots(self):
+        """The loss plot and the progress GIF, handed to the drawing thread (the grids they read are
+        written by then)."""
         new = self.rows[self.plotted :]
         if new:
             self.losses.add([r["step"] for r in new], {k: [r[k] for r in new] for k in history.STEP_METRICS})
             self.plotted = len(self.rows)
-        self.losses.save(self.run.losses)
-        self.progress.save(self.run.progress, self.run.grids().values())
+        binned, grids = self.losses.binned(), list(self.run.grids().values())
+        self.drawing.submit("losses", _naming(self.run.losses, lambda: self.losses.save(self.run.losses, binned)))
+        self.drawing.submit("progress", _naming(self.run.progress, lambda: self.progress.save(self.run.progress, grids)))
+
+
+def _naming(path, draw):
+    """`draw`, with the file it draws named in its OSError: the error surfaces later, in another place."""
+
+    def job():
+        try:
+            draw()
+        except OSError as e:
+            raise OSError(e.errno, f"drawing {path.name}: {e.strerror or e}") from None
+
+    return job
 
 
 def log_scalars(writer, rows, names=history.STEP_METRICS + history.EVALUATION):

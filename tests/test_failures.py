@@ -368,6 +368,23 @@ def test_a_failed_save_of_the_best_checkpoint(tmp_path, tiny_mnist, monkeypatch,
     assert not list((out / "checkpoints" / "best").iterdir())  # no temporary file left behind
 
 
+def test_a_failed_drawing_in_the_background_is_one_line(tmp_path, tiny_mnist, monkeypatch, capsys):
+    """The loss plot is drawn in a thread while training goes on; a disk that refuses it still ends
+    the run with one line, the epoch's checkpoint kept."""
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "3", "--epochs", "2"]
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(images.LossPlot, "save", full)
+        assert run_main(gan_fc, argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "losses.png" in err and "No space left on device" in err and "is intact" in err
+    assert checkpoints.steps(out / "checkpoints")  # the checkpoints were saved before the drawing failed
+
+
 # ------------------------------------------ what a new user's trial found (in this process, for speed)
 def test_fresh_in_another_projects_run_folder_deletes_nothing(tmp_path):
     """Another TensorFlow project's run: standard Saver file names and a config.json of its own."""

@@ -1,5 +1,7 @@
 """Grids, PNGs, loss plots and the GIF: right pixel sizes and values."""
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -102,3 +104,29 @@ def test_loss_plot_draws_a_bounded_number_of_points_and_their_means(tmp_path):
     assert g_line.get_ydata()[-1] == pytest.approx(values["g_loss"][-250:].mean())
     assert (tmp_path / "l.png").stat().st_size > 1000
     plot.close()
+
+
+def test_drawing_thread_draws_the_newest_and_hands_back_its_error(tmp_path):
+    drawing, drawn, started = images.Drawing(), [], threading.Event()
+    release = threading.Event()
+
+    def slow(tag):
+        started.set()
+        release.wait(5)
+        drawn.append(tag)
+
+    drawing.submit("plot", lambda: slow(1))
+    started.wait(5)  # the first drawing is under way: the next two queue, and only the newer is kept
+    drawing.submit("plot", lambda: drawn.append(2))
+    drawing.submit("plot", lambda: drawn.append(3))
+    release.set()
+    drawing.wait()
+    assert drawn == [1, 3]
+
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    drawing.submit("plot", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        drawing.close()
+    drawing.close()  # raised once; closing again is quiet
