@@ -260,9 +260,10 @@ def kernel_count(sess, fetches):
 
 
 class _TimedSession(tf.Session):
-    """A session that adds up the time of the runs that fetch `device_work` (the samples and the
-    weight average's statistics: on a GPU milliseconds of device time; on this CPU the bulk of an
-    evaluation), so that an epoch's end splits into that and the host work around it."""
+    """A session that adds up the time of the runs that fetch `device_work` (the samples, the weight
+    average's statistics, the all-weights-finite check before a save: on a GPU milliseconds of device
+    time; on this CPU the bulk of an evaluation), so that an epoch's end splits into that and the host
+    work around it."""
 
     device_work = ()
     device_seconds = 0.0
@@ -316,7 +317,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         return [history.row(first + i, epoch, dict(zip(history.STEP_METRICS, m, strict=True))) for i, m in enumerate(metrics)]
 
     with tempfile.TemporaryDirectory() as folder, _TimedSession(graph=built.graph, config=config) as sess:
-        sess.device_work = (built.step.refresh, built.step.samples, built.eval_images)
+        sess.device_work = (built.step.refresh, built.step.samples, built.eval_images, built.finite)
         sess.run(built.initialize)
         run = runs.RunFolder(Path(folder) / "run")
         loop.prepare_folder(run, run.checkpoints, run.samples)

@@ -43,13 +43,13 @@ positive_float = _number(float, low=0, low_open=True, what="a number > 0")
 unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in [0, 1)")
 fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]")
 
-# Training steps per session.run (--steps-per-run) where a GPU is visible: a session.run's fixed host
-# cost (~150 µs) is a few percent of a GPU DCGAN step (~3 ms) and a third of an FC step; 32 steps a run
-# take it under 15 µs a step, and a run is still ~0.1 s, so Ctrl-C answers at once. On a CPU a step
-# takes 10–500 ms and the cost is lost in it, while 32 DCGAN steps would keep Ctrl-C and the progress
-# bar waiting ~10 s: there the default is 1. Results do not depend on it (bit for bit, tested), so it
-# is not part of a run's name.
-STEPS_PER_RUN = 32
+# Training steps per session.run (--steps-per-run) where a GPU is visible. A session.run and the loop's
+# Python around it cost the host ~250 µs (bench.py, this CPU), a tenth of a GPU DCGAN step (~3 ms) and
+# half an FC step; 64 steps a run bring the host cost to ~15 µs a step, and a run still takes under
+# half a second, so Ctrl-C answers at once. On a CPU a step takes 10–500 ms and the cost is lost in it,
+# while 64 DCGAN steps would keep Ctrl-C and the progress bar waiting ~20 s: there the default is 1.
+# Results do not depend on it (bit for bit, tested), so it is not part of a run's name.
+STEPS_PER_RUN = 64
 
 # Hyperparameters whose range is not the default for their type (int: ≥ 1, float: > 0).
 RANGES = {
