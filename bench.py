@@ -449,13 +449,16 @@ def machine_line(config):
     }
 
 
+MAX_HISTORY = 1000  # epochs of history --epoch-end builds in memory and on disk (200 is 94,000 rows)
+
+
 def _histories(text):
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: whole numbers separated by commas, e.g. 30,200") from None
-    if any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: epochs of history are ≥ 0")
+    if any(v < 0 or v > MAX_HISTORY for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: epochs of history from 0 to {MAX_HISTORY}")
     return [v for v in values if v > 0]
 
 
@@ -483,7 +486,8 @@ def main(argv=None):
         "--flags",
         default="",
         metavar="'--NAME VALUE …'",
-        help="hyperparameter flags for the model, e.g. the tutorial's D: --flags='--no-d-batch-norm --dropout 0.3'",
+        help="hyperparameter flags for the model, e.g. the tutorial's D: --flags='--no-d-batch-norm --dropout 0.3' "
+        "(the scripts' run flags, such as --steps-per-run, are bench.py's own)",
     )
     parser.add_argument("--peak-size", type=flags.positive_int, default=4096, help="matmul size for the peak")
     parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)

@@ -49,7 +49,14 @@ def exit_codes(program):
     except MemoryError:
         print(f"{program}: failed: out of memory; ask for fewer images or a smaller model", file=sys.stderr)
         raise SystemExit(1) from None
-    except Exception as e:  # TensorFlow's out of memory, told by name: this module does not import TensorFlow
+    except Exception as e:  # TensorFlow's errors, told by name: this module does not import TensorFlow
+        if type(e).__name__ == "UnimplementedError" and "determinis" in str(e).lower():
+            print(
+                f"{program}: failed: an op has no deterministic kernel on this device ({first_line(e)}); "
+                "run without --deterministic",
+                file=sys.stderr,
+            )
+            raise SystemExit(1) from None
         if type(e).__name__ != "ResourceExhaustedError":
             raise
         print(

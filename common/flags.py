@@ -191,6 +191,8 @@ def parse(description, hparams, argv=None, conditional=False):
         parser.error("--label goes with --generate N")
     if args.fresh and args.generate is not None:
         parser.error("--fresh goes with training; --generate only reads a run")
+    if args.steps_per_run is not None and args.generate is not None:
+        parser.error("--steps-per-run goes with training; --generate runs no training steps")
     if args.checkpoint is not None and args.generate is None:
         parser.error("--checkpoint goes with --generate N (training always resumes from the latest checkpoint)")
     args.checkpoint = args.checkpoint or "latest"

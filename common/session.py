@@ -1,5 +1,5 @@
 """The one place sessions are configured, so that GPU memory, thread settings and determinism mean
-the same in all three scripts, the tools and the benchmark."""
+the same in all three scripts (and in the tools, which take the defaults)."""
 
 from common.tfcompat import tf, tf2
 

@@ -117,3 +117,16 @@ def test_each_entry_point_turns_determinism_on_before_its_work(tmp_path, monkeyp
     assert run_main(evaluate, [tmp_path]) == 2 and calls == ["loop"]
     assert run_main(evaluate, [tmp_path, "--deterministic"]) == 2 and calls == ["loop", "evaluate"]
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_an_op_without_a_deterministic_gpu_kernel_is_one_line(capsys):
+    """What TensorFlow raises under op determinism for such an op (none of ours on CPU; unverified on a GPU)."""
+    from common import errors
+    from common.tfcompat import tf
+
+    message = "Deterministic GPU implementation of unsorted segment reduction op not available.\n\t [[{{node x}}]]"
+    with pytest.raises(SystemExit) as stopped, errors.exit_codes("gan_dcgan.py"):
+        raise tf.errors.UnimplementedError(None, None, message)
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no deterministic kernel" in err and "run without --deterministic" in err

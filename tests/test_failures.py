@@ -499,7 +499,9 @@ def test_hand_edited_run_files_are_named_before_any_training(run_copy, capsys, d
     "program, argv, words",
     [
         ("gan_fc", ["--generate", "4", "--fresh"], "--fresh goes with training"),
+        ("gan_fc", ["--generate", "4", "--steps-per-run", "8"], "--steps-per-run goes with training"),
         ("bench", ["--batch-size", "70000"], "at most 60000"),
+        ("bench", ["--epoch-end", "30,2147483648"], "from 0 to 1000"),
     ],
 )
 def test_flags_that_cannot_go_together(capsys, program, argv, words):
