@@ -149,14 +149,6 @@ class LossPlot:
         self.fig = None
 
 
-def plot_losses(path, steps, columns):
-    """losses.png drawn once from a whole history (see LossPlot)."""
-    plot = LossPlot(columns)
-    plot.add(steps, columns)
-    plot.save(path)
-    plot.close()
-
-
 def _gif_frame(frame_path):
     """A grid as a GIF frame, captioned with its file name ("epoch 0007")."""
     image = read_png(frame_path)

@@ -34,7 +34,10 @@ def test_png_has_the_grid_pixel_size(tmp_path):
 
 def test_loss_plot_and_gif(tmp_path):
     steps = np.arange(1, 301)
-    images.plot_losses(tmp_path / "l.png", steps, {"d_loss": np.sin(steps), "g_loss": np.cos(steps), "d_real": steps / 300})
+    columns = {"d_loss": np.sin(steps), "g_loss": np.cos(steps), "d_real": steps / 300}
+    plot = images.LossPlot(columns)
+    plot.add(steps, columns)
+    plot.save(tmp_path / "l.png")
     assert (tmp_path / "l.png").stat().st_size > 1000
     frames = []
     for i in range(3):
