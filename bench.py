@@ -166,8 +166,9 @@ class _NoSignal:
     signum = None
 
 
-def _trainer(sess, built, per_epoch, steps_per_run, rows=None, run=None, saved=None, reference=None, eval_every=0):
-    return loop.Trainer(sess, built, run, saved, [] if rows is None else rows, per_epoch, 1, reference, eval_every, steps_per_run)
+def _trainer(sess, built, per_epoch, steps_per_run):
+    """A Trainer that only runs steps: no run folder, no checkpoints, no evaluation."""
+    return loop.Trainer(sess, built, None, None, [], per_epoch, 1, None, 0, steps_per_run)
 
 
 def _time_the_loop(trainer, steps, repeats):
@@ -332,9 +333,6 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         trainer.writer = tf.summary.FileWriter(str(run.logs))
         trainer.on_disk = len(rows)  # as after the session's start (absent from older versions of the loop)
 
-        class NoSignal:
-            signum = None
-
         totals, devices, backgrounds = [], [], []
         for epoch in range(history_epochs + 1, history_epochs + repeats + 2):
             trainer.rows.extend(epoch_rows(epoch))
@@ -346,7 +344,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
             busy = drawing.busy_seconds if drawing else 0.0
             start = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):  # the epoch line
-                trainer.end_epoch(epoch, epoch * per_epoch, NoSignal(), len(trainer.rows) - per_epoch, 1.0)
+                trainer.end_epoch(epoch, epoch * per_epoch, _NoSignal(), len(trainer.rows) - per_epoch, 1.0)
             elapsed = time.perf_counter() - start
             if drawing:  # what the drawing thread does during the next epoch's training: timed apart
                 drawing.wait()

@@ -83,7 +83,7 @@ class LossPlot:
         self.names = list(names)
         self.steps = np.zeros(0)
         self.values = np.zeros((0, len(self.names)))
-        self.fig = self.axes = None
+        self.fig = None  # laid out at the first drawing
 
     def add(self, steps, columns):
         """Steps and their values (`columns`: name -> values) from the end of the history on."""
@@ -91,9 +91,12 @@ class LossPlot:
         self.steps = np.concatenate([self.steps, np.asarray(steps, np.float64)])
         self.values = np.concatenate([self.values, new])
 
-    def _binned(self):
-        """(steps, means, stds) of at most BINS consecutive bins: numpy over the arrays, no Python per step."""
+    def binned(self):
+        """What `save` draws, to be handed to another thread: (steps, means, stds) of at most BINS
+        consecutive bins (numpy over the arrays, no Python per step), or None before any step."""
         n = len(self.steps)
+        if not n:
+            return None
         starts = np.unique(np.linspace(0, n, min(n, self.BINS), endpoint=False).astype(int))
         counts = np.diff(np.append(starts, n))[:, None]
         mean = np.add.reduceat(self.values, starts, axis=0) / counts
@@ -119,10 +122,6 @@ class LossPlot:
             ax.grid(alpha=0.3)
         self.fig.tight_layout()
 
-    def binned(self):
-        """What `save` draws: (steps, means, stds) of the bins, to be handed to another thread."""
-        return self._binned() if len(self.steps) else None
-
     def save(self, path, binned=None):
         binned = self.binned() if binned is None else binned
         if binned is None:
@@ -144,9 +143,6 @@ class LossPlot:
             ax.autoscale_view(scaley=ax.get_title() != "discriminator outputs")
         with files.replacing(path) as tmp:
             self.fig.savefig(tmp, dpi=100)
-
-    def close(self):
-        self.fig = None
 
 
 def _gif_frame(frame_path):

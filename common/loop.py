@@ -291,8 +291,6 @@ class Trainer:
                 f"writing in {self.run.path} failed ({errors.first_line(e)}); "
                 f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
             ) from None
-        finally:
-            self.losses.close()
 
     def write_plots(self):
         """The loss plot and the progress GIF, handed to the drawing thread (the grids they read are

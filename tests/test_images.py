@@ -106,7 +106,6 @@ def test_loss_plot_draws_a_bounded_number_of_points_and_their_means(tmp_path):
     np.testing.assert_allclose(d_line.get_ydata(), 2.0)  # each bin's mean of the alternating 1s and 3s
     assert g_line.get_ydata()[-1] == pytest.approx(values["g_loss"][-250:].mean())
     assert (tmp_path / "l.png").stat().st_size > 1000
-    plot.close()
 
 
 def test_drawing_thread_draws_the_newest_and_hands_back_its_error(tmp_path):
