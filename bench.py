@@ -261,16 +261,17 @@ def kernel_count(sess, fetches):
 
 
 class _TimedSession(tf.Session):
-    """A session that adds up the time of the runs that fetch `device_work` (the samples, the weight
-    average's statistics, the all-weights-finite check before a save: on a GPU milliseconds of device
-    time; on this CPU the bulk of an evaluation), so that an epoch's end splits into that and the host
-    work around it."""
+    """A session that adds up the time of the runs that fetch only `device_work` (the samples, the weight
+    average's statistics, the all-weights-finite check and the weights' copy before a save: on a GPU
+    milliseconds of device time; on this CPU the bulk of an evaluation), so that an epoch's end splits
+    into that and the host work around it."""
 
     device_work = ()
     device_seconds = 0.0
 
     def run(self, fetches, *args, **kwargs):
-        if not any(fetches is f for f in self.device_work):
+        listed = fetches if isinstance(fetches, list | tuple) else [fetches]
+        if not all(any(f is work for work in self.device_work) for f in listed):
             return super().run(fetches, *args, **kwargs)
         start = time.perf_counter()
         try:
@@ -280,14 +281,15 @@ class _TimedSession(tf.Session):
 
 
 def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
-    """Seconds of the loop's own end of an epoch (`Trainer.end_epoch`: evaluation, history.csv, the
-    checkpoint, the best checkpoint, the grid; the loss plot and the progress GIF go to the drawing
-    thread) in a run folder that already holds `history_epochs` epochs of history, grids and GIF
-    frames: {"total", "device", "host", "background"}. "device" is the generator's and the
-    classifier's forward passes (timed where they run), "host" the rest — what stays when the device
-    is a GPU; "background" the drawing thread's time, spent while the next epoch trains. The first end
-    of a session rebuilds the GIF from the grids and lays out the loss plot once; it is run first and
-    not timed, as in a real session."""
+    """Seconds of the loop's own end of an epoch (`Trainer.end_epoch`: evaluation, the grid, the copy
+    of the weights for the checkpoint; history.csv, the checkpoint and the best checkpoint go to the
+    saving thread, the loss plot and the progress GIF to the drawing thread) in a run folder that
+    already holds `history_epochs` epochs of history, grids and GIF frames: {"total", "device",
+    "host", "background"}. "device" is the generator's and the classifier's forward passes and the
+    weights' copy (timed where they run), "host" the rest — what stays when the device is a GPU;
+    "background" the two threads' time, spent while the next epoch trains. The first end of a session
+    rebuilds the GIF from the grids and lays out the loss plot once; it is run first and not timed,
+    as in a real session."""
     import tempfile
     from pathlib import Path
 
@@ -318,7 +320,10 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         return [history.row(first + i, epoch, dict(zip(history.STEP_METRICS, m, strict=True))) for i, m in enumerate(metrics)]
 
     with tempfile.TemporaryDirectory() as folder, _TimedSession(graph=built.graph, config=config) as sess:
+        snapshot = getattr(built, "snapshot", None)  # (absent from older versions of the loop)
         sess.device_work = (built.step.refresh, built.step.samples, built.eval_images, built.finite)
+        if snapshot is not None:
+            sess.device_work += (snapshot.take,)
         sess.run(built.initialize)
         run = runs.RunFolder(Path(folder) / "run")
         loop.prepare_folder(run, run.checkpoints, run.samples)
@@ -328,7 +333,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         for epoch in range(1, history_epochs + 1):
             images.save_png(run.grid(epoch), grid)
         images.save_gif(run.progress, list(run.grids().values()))
-        saved = checkpoints.Checkpoints(run, built.saver, built.finite)
+        saved = checkpoints.Checkpoints(run, built.saver, built.finite, *([snapshot] if snapshot else []))
         trainer = loop.Trainer(sess, built, run, saved, rows, per_epoch, history_epochs + repeats + 1, reference, args.eval_every)
         trainer.writer = tf.summary.FileWriter(str(run.logs))
         trainer.on_disk = len(rows)  # as after the session's start (absent from older versions of the loop)
@@ -341,20 +346,23 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
                 files.write_json(run.best_record, {"step": 0, "epoch": 0, "fd": 1e9, "score": 0.0})
             sess.device_seconds, classifier_seconds[0] = 0.0, 0.0
             drawing = getattr(trainer, "drawing", None)  # (absent from older versions of the loop)
-            busy = drawing.busy_seconds if drawing else 0.0
+            threads = [w for w in (drawing, getattr(saved, "saving", None)) if w is not None]
+            busy = sum(w.busy_seconds for w in threads)
             start = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):  # the epoch line
                 trainer.end_epoch(epoch, epoch * per_epoch, _NoSignal(), len(trainer.rows) - per_epoch, 1.0)
             elapsed = time.perf_counter() - start
-            if drawing:  # what the drawing thread does during the next epoch's training: timed apart
-                drawing.wait()
+            for worker in threads:  # what the threads do during the next epoch's training: timed apart
+                worker.wait()
             if epoch > history_epochs + 1:
                 totals.append(elapsed)
                 devices.append(sess.device_seconds + classifier_seconds[0])
-                backgrounds.append(drawing.busy_seconds - busy if drawing else 0.0)
+                backgrounds.append(sum(w.busy_seconds for w in threads) - busy)
         trainer.writer.close()
         if hasattr(trainer, "drawing"):
             trainer.finish_drawing()
+        if snapshot is not None:
+            saved.finish()
         device_work = [built.step.refresh, built.step.samples, *([built.eval_images] if evaluate else [])]
         device_flops = step_flops(built.graph, device_work) + (history.EVAL_SAMPLES * classifier_flops() if evaluate else 0)
     total, device = statistics.median(totals), statistics.median(devices)

@@ -9,9 +9,10 @@ which a crash could leave stale or broken. TensorFlow writes the checkpoint file
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from common import errors, files, guards, history, runs
+from common import background, errors, files, guards, history, runs
 from common.errors import TrainingFailed, UsageError
 from common.tfcompat import tf
 
@@ -52,12 +53,39 @@ def shape_mismatches(path, graph):
     return problems
 
 
-def restore_latest(sess, saver, folder):
+@dataclass
+class Snapshot:
+    """A copy of every saved variable, kept beside it on its device, and a saver that writes the copies
+    under the variables' own names. Taking the copy is one device-local copy (~40 MB: microseconds on a
+    GPU, ~10 ms on this CPU); the checkpoint is then written from it in a thread while the next epoch
+    trains, and the ordinary saver restores it into the variables."""
+
+    take: tf.Operation
+    saver: tf.train.Saver
+
+
+def snapshot_of(variables):
+    """The Snapshot of `variables` (built in their graph, before it is finalized). The copies are in no
+    collection: no initializer, saver or finiteness check of the graph sees them."""
+    copies, takes = {}, []
+    for v in variables:
+        with tf.colocate_with(v):
+            copy = tf.Variable(
+                tf.zeros(v.shape, v.dtype.base_dtype), trainable=False, collections=[], name=f"snapshot/{v.op.name}"
+            )
+            takes.append(copy.assign(v.read_value()).op)
+        copies[v.op.name] = copy
+    take = tf.group(*takes, name="take_snapshot")
+    return Snapshot(take, tf.train.Saver(copies, max_to_keep=KEEP, save_relative_paths=True))
+
+
+def restore_latest(sess, saver, folder, rotating=None):
     """Restore the newest readable checkpoint in `folder`; return its path, or None when there is none.
 
     A checkpoint that fails to load (a crash or a full disk while it was written) is reported and the
     one before it is tried, so a damaged newest file costs one epoch, not the run. A checkpoint of
-    another architecture is an error that lists the differences, not a shape traceback.
+    another architecture is an error that lists the differences, not a shape traceback. `rotating` (by
+    default `saver`) is the saver whose next saves delete all but the newest KEEP.
     """
     paths = [str(Path(folder) / f"ckpt-{step}") for step in steps(folder)]
     damaged = []
@@ -75,7 +103,7 @@ def restore_latest(sess, saver, folder):
             continue
         if damaged:  # a note, not a failure: the run goes on from an earlier checkpoint
             print(f"checkpoint {', '.join(damaged)} unreadable; falling back to {Path(path).name}", file=sys.stderr)
-        saver.recover_last_checkpoints(paths[: paths.index(path) + 1])  # keep-the-last-KEEP spans restarts
+        (rotating or saver).recover_last_checkpoints(paths[: paths.index(path) + 1])  # keep-the-last-KEEP spans restarts
         return path
     if paths:
         raise UsageError(f"no readable checkpoint in {folder} ({', '.join(damaged)}); train the run again with --fresh")
@@ -96,29 +124,49 @@ def check_free_space(run, checkpoint_bytes):
 
 class Checkpoints:
     """Saving one run's checkpoints: `finite` (a scalar bool tensor, all variables finite) is checked
-    before every save, so weights that are NaN or Inf never replace good ones."""
+    before every save, so weights that are NaN or Inf never replace good ones. With a `snapshot` the
+    files are written in a thread (see `save`); without one, in the caller's."""
 
-    def __init__(self, run, saver, finite):
-        self.run, self.saver, self.finite = run, saver, finite
+    def __init__(self, run, saver, finite, snapshot=None):
+        self.run, self.saver, self.finite, self.snapshot = run, saver, finite, snapshot
         self.last_saved = None  # the step of the newest good checkpoint
+        self.saving = background.Worker("saving")
 
     def restore(self, sess):
         """Restore the newest readable checkpoint; return its path, or None for a new run."""
-        path = restore_latest(sess, self.saver, self.run.checkpoints)
+        rotating = self.snapshot.saver if self.snapshot else None
+        path = restore_latest(sess, self.saver, self.run.checkpoints, rotating)
         if path is not None:
             self.last_saved = int(Path(path).name.split("-")[1])
         return path
 
-    def save(self, sess, step, new_rows):
-        """history.csv first (`new_rows` appended), then the checkpoint: after a crash between the two,
-        the history's extra rows are dropped on resume, whereas the other order would leave a gap. A
-        failed save leaves the previous checkpoint as it was."""
-        if not sess.run(self.finite):
+    def save(self, sess, step, new_rows, best=None):
+        """history.csv first (`new_rows` appended), then the checkpoint, then (`best`: (epoch, score,
+        FD) of an evaluation) checkpoints/best/ if it is the best yet. After a crash between the first
+        two, the history's extra rows are dropped on resume, whereas the other order would leave a gap.
+        A failed save leaves the previous checkpoint as it was.
+
+        With a snapshot, this takes the copy and returns; the files are written in the saving thread
+        while training goes on (on a GPU the write costs ~0.1 s of host time, 40 DCGAN steps). The
+        previous save is waited for first, so saves never overlap and stay in order; its failure is
+        raised here, or earlier by `check`. `finish` waits for the last one."""
+        self.saving.wait()
+        self.saving.raise_error()
+        if self.snapshot is None:
+            if not sess.run(self.finite):
+                raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
+            self._write(sess, self.saver, step, new_rows, best)
+            return
+        finite, _ = sess.run([self.finite, self.snapshot.take])  # one round trip: nothing trains in between
+        if not finite:
             raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
+        self.saving.submit("save", lambda: self._write(sess, self.snapshot.saver, step, list(new_rows), best))
+
+    def _write(self, sess, saver, step, new_rows, best):
         try:
             history.append(self.run.history, new_rows)
             guards.fault_point("sigkill-after-history", step)
-            self.saver.save(sess, str(self.run.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
+            saver.save(sess, str(self.run.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
         except (OSError, tf.errors.OpError) as e:
             raise TrainingFailed(
                 f"saving step {step} in {self.run.path} failed ({errors.first_line(e)}); {self.kept()}. Free some disk space "
@@ -126,6 +174,24 @@ class Checkpoints:
             ) from None
         self.last_saved = step
         guards.fault_point("sigkill-after-checkpoint", step)
+        if best is None:
+            return
+        try:
+            self.keep_if_best(sess, step, *best)
+        except OSError as e:
+            raise TrainingFailed(
+                f"keeping step {step} as the best checkpoint in {self.run.best} failed ({errors.first_line(e)}); "
+                f"{self.kept()}. Free some disk space or fix the folder, then run the same command to resume"
+            ) from None
+
+    def check(self):
+        """Raise the failure of a save in the thread now, not an epoch later (cheap: called each step)."""
+        if self.saving.error is not None:
+            self.saving.raise_error()
+
+    def finish(self, quiet=False):
+        """Wait for the save in flight, stop the thread, and raise its failure (unless `quiet`)."""
+        self.saving.close(quiet)
 
     def best_so_far(self):
         """The record of checkpoints/best/ ({"step", "epoch", "fd", "score"}), or None before the first

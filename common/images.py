@@ -5,8 +5,6 @@ Matplotlib's Agg backend is selected here so that nothing needs a display (GPU b
 
 import io
 import math
-import threading
-import time
 
 import matplotlib
 
@@ -225,70 +223,3 @@ class ProgressGif:
 def save_gif(path, frame_paths, seconds_per_frame=0.5):
     """All epoch grids as one animation, each frame captioned with its file name (see ProgressGif)."""
     ProgressGif(seconds_per_frame).save(path, frame_paths)
-
-
-class Drawing:
-    """One thread that draws the files derived from the run's record (the loss plot, the progress
-    GIF) while training goes on: on a GPU the end of an epoch would otherwise wait ~0.2 s for
-    matplotlib, as long as 50 DCGAN steps. Only the newest drawing of each file waits (an older one
-    still queued is dropped); each file is still replaced atomically, and a crash costs at most the
-    newest drawing, which the next session redraws from history.csv and the grids. An error in the
-    thread is raised in the caller's thread, at the next `submit` or at `close`."""
-
-    def __init__(self):
-        self.pending, self.error, self.busy_seconds = {}, None, 0.0
-        self.cond = threading.Condition()
-        self.thread = None
-
-    def submit(self, name, job):
-        self.raise_error()
-        with self.cond:
-            self.pending[name] = job
-            self.cond.notify()
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._work, name="drawing", daemon=True)
-            self.thread.start()
-
-    def _work(self):
-        while True:
-            with self.cond:
-                while not self.pending:
-                    self.cond.wait()
-                name, job = next(iter(self.pending.items()))
-            started = time.perf_counter()
-            try:
-                if job is not None:
-                    job()
-            except Exception as e:  # noqa: BLE001 (handed to the caller's thread)
-                self.error = self.error or e
-            with self.cond:
-                if self.pending.get(name) is job:
-                    del self.pending[name]
-                self.busy_seconds += time.perf_counter() - started
-                self.cond.notify_all()
-                if job is None:
-                    return
-
-    def wait(self):
-        """Until every submitted drawing is done."""
-        with self.cond:
-            while self.pending:
-                self.cond.wait()
-
-    def raise_error(self):
-        error, self.error = self.error, None
-        if error is not None:
-            raise error
-
-    def close(self, quiet=False):
-        """Finish the drawings, stop the thread, and raise what went wrong in it (unless `quiet`)."""
-        if self.thread is not None:
-            self.wait()
-            with self.cond:
-                self.pending[None] = None
-                self.cond.notify()
-            self.thread.join()
-            self.thread = None
-        if quiet:
-            self.error = None
-        self.raise_error()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from common import checkpoints, data, errors, flags, gan, guards, history, images, inputs, quality, runs, sampling
+from common import background, checkpoints, data, errors, flags, gan, guards, history, images, inputs, quality, runs, sampling
 from common.errors import TrainingFailed, UsageError
 from common.session import deterministic_ops, session_config
 from common.tfcompat import tf
@@ -28,6 +28,7 @@ class TrainingGraph:
     step: gan.StepGraph
     saver: tf.train.Saver
     finite: tf.Tensor  # all variables finite: checked before every save
+    snapshot: checkpoints.Snapshot  # the checkpoint is written from this copy while training goes on
     checkpoint_bytes: int
     initialize: tf.Operation  # the variables' initial values (the data set aside)
     load_data: Callable  # (sess, images, labels): the training set into the graph, once per session
@@ -55,9 +56,12 @@ def build(args, model, image_shape, label_shape, steps_per_epoch):
         finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
         initialize = tf.global_variables_initializer()
         saver = tf.train.Saver(max_to_keep=checkpoints.KEEP, save_relative_paths=True)
+        snapshot = checkpoints.snapshot_of(saved)
     graph.finalize()
     checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
-    return TrainingGraph(graph, step, saver, finite, checkpoint_bytes, initialize, load_data, eval_images, steps_in_run, steps)
+    return TrainingGraph(
+        graph, step, saver, finite, snapshot, checkpoint_bytes, initialize, load_data, eval_images, steps_in_run, steps
+    )
 
 
 def prepare_folder(run, *subfolders):
@@ -104,7 +108,7 @@ def train(args, model):
             sess.run(built.initialize)
             built.load_data(sess, train_images, train_labels)
             del train_images, train_labels  # the host copy: the data set now lives in the graph's variables
-            saved = checkpoints.Checkpoints(run, built.saver, built.finite)
+            saved = checkpoints.Checkpoints(run, built.saver, built.finite, built.snapshot)
             restored = saved.restore(sess)  # a checkpoint of another model is refused here, config.json untouched
             saved.best_so_far()  # a damaged best.json is named now, not after an epoch of training
             step = int(sess.run(tf.train.get_global_step(built.graph)))
@@ -136,7 +140,8 @@ class Trainer:
         self.losses = images.LossPlot(history.STEP_METRICS)  # the rows so far go in at the first drawing
         self.plotted = 0  # rows handed to the loss plot
         self.progress = images.ProgressGif()
-        self.drawing = images.Drawing()  # the two above are drawn in its thread, while training goes on
+        self.drawing = background.Worker("drawing")  # the two above, drawn while training goes on (redrawn
+        # from history.csv and the grids by the next session if a crash cuts a drawing short)
         self.steps_per_run = steps_per_run
 
     def train(self, step, restored):
@@ -172,6 +177,7 @@ class Trainer:
                     try:
                         self.end_epoch(epoch, step, stop, first_row, time.time() - started)
                     except (OSError, tf.errors.OpError) as e:
+                        self.saved.finish(quiet=True)  # the message names the last good checkpoint: the one in flight counts
                         raise TrainingFailed(
                             f"writing the end of epoch {epoch} in {self.run.path} failed ({errors.first_line(e)}); "
                             f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
@@ -180,11 +186,13 @@ class Trainer:
                         stopped, name = stop.signum, stop.name
                         break
         except BaseException:
+            self.saved.finish(quiet=True)  # a save in flight completes: what failed first is what the user hears of
             self.writer.close()
-            self.drawing.close(quiet=True)  # what failed first is what the user hears of
+            self.drawing.close(quiet=True)
             raise
+        self.saved.finish()  # before the last message: the checkpoint it speaks of is on disk
         self.writer.close()
-        self.finish_drawing()  # before the last message: the files it speaks of are complete
+        self.finish_drawing()  # the files it speaks of are complete
         if stopped is not None:
             done = step - (epoch - 1) * per_epoch
             print(
@@ -211,11 +219,13 @@ class Trainer:
         end = epoch * self.steps_per_epoch
         with bar:
             while step < end and stop.signum is None:
+                self.saved.check()  # a failed save of the last epoch's end stops training now
                 count = min(self.steps_per_run, end - step)
                 done, values = self.sess.run([done_op, metrics_op], {self.built.steps_in_run: count})
                 values = values[:done]
                 diverged = np.flatnonzero(~np.isfinite(values).all(axis=1))
                 if diverged.size:
+                    self.saved.finish()  # the message names the last good checkpoint: the one in flight counts
                     losses = ", ".join(f"{k} {v:.4g}" for k, v in zip(history.STEP_METRICS, values[diverged[0]], strict=True))
                     raise TrainingFailed(
                         f"training diverged at step {step + diverged[0] + 1} (epoch {epoch}): {losses}; nothing was saved, "
@@ -241,10 +251,9 @@ class Trainer:
             self.evaluate()
         log_scalars(self.writer, self.rows[first_new_row:])
         self.writer.flush()  # before the save: a crash after it replays these steps, and TensorBoard drops the copies
-        self.saved.save(self.sess, step, self.rows[self.on_disk :])
+        best = (epoch, self.rows[-1]["score"], self.rows[-1]["fd"]) if evaluated else None
+        self.saved.save(self.sess, step, self.rows[self.on_disk :], best)  # written while the next epoch trains
         self.on_disk = len(self.rows)
-        if evaluated:
-            self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
         if stop.signum is None:
             self.write_grid(epoch)
             self.writer.flush()

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -99,18 +100,90 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnis
     assert [int(r[0]) for r in read_history(out)[1:]] == [1, 2]
 
 
-def test_weights_that_are_not_finite_are_never_saved(tmp_path):
+@pytest.mark.parametrize("in_a_thread", [False, True])
+def test_weights_that_are_not_finite_are_never_saved(tmp_path, in_a_thread):
     with tf.Graph().as_default():
         w = tf.Variable([1.0, np.nan])
         finite = tf.reduce_all(tf.is_finite(w))
         saver = tf.train.Saver()
+        snapshot = checkpoints.snapshot_of([w]) if in_a_thread else None
         run = runs.RunFolder(tmp_path)
         run.checkpoints.mkdir()
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             with pytest.raises(TrainingFailed, match="NaN or Inf by step 5"):
-                checkpoints.Checkpoints(run, saver, finite).save(sess, 5, [])
+                checkpoints.Checkpoints(run, saver, finite, snapshot).save(sess, 5, [])
     assert not list(run.checkpoints.iterdir())
+
+
+def test_a_checkpoint_written_in_the_thread_holds_the_weights_of_its_step(tmp_path, monkeypatch):
+    """The saving thread writes while training goes on: what it writes is the copy taken at the save,
+    under the variables' own names, and history.csv's rows land before the checkpoint."""
+    with tf.Graph().as_default():
+        w = tf.get_variable("w", initializer=np.arange(6, dtype=np.float32).reshape(2, 3))
+        step = tf.get_variable("global_step", initializer=np.int64(0))
+        train = tf.group(w.assign_add(tf.ones_like(w)), step.assign_add(1))
+        finite = tf.reduce_all(tf.is_finite(w))
+        saver = tf.train.Saver(max_to_keep=checkpoints.KEEP)
+        snapshot = checkpoints.snapshot_of([w, step])
+        run = runs.RunFolder(tmp_path)
+        run.checkpoints.mkdir()
+        saved = checkpoints.Checkpoints(run, saver, finite, snapshot)
+        writing, release, real_save = threading.Event(), threading.Event(), tf.train.Saver.save
+        seen_history = []
+
+        def slow_save(self, *args, **kwargs):
+            seen_history.append(run.history.read_text())
+            writing.set()
+            release.wait(10)
+            return real_save(self, *args, **kwargs)
+
+        monkeypatch.setattr(tf.train.Saver, "save", slow_save)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            history.write(run.history, [])
+            sess.run(train)
+            rows = history.rows(1, 1, np.ones((1, len(history.STEP_METRICS))))
+            saved.save(sess, 1, rows)
+            assert writing.wait(10)
+            sess.run(train)  # training goes on while the checkpoint is written
+            sess.run(train)
+            release.set()
+            saved.finish()
+            assert saved.last_saved == 1
+            live = sess.run(w)
+    path = str(run.checkpoints / "ckpt-1")
+    assert sorted(name for name, _ in tf.train.list_variables(path)) == ["global_step", "w"]
+    np.testing.assert_array_equal(tf.train.load_variable(path, "w"), np.arange(6).reshape(2, 3) + 1)
+    assert tf.train.load_variable(path, "global_step") == 1
+    np.testing.assert_array_equal(live, np.arange(6).reshape(2, 3) + 3)
+    assert seen_history[0].count("\n") == 2  # the header and step 1's row, before the checkpoint
+
+
+def test_a_failed_save_in_the_thread_stops_the_next_epoch_at_once(tmp_path, tiny_mnist, monkeypatch, capsys):
+    """The checkpoint is written while the next epoch trains; its failure ends that epoch at the next
+    step, not at its end, and nothing after the failed save is written."""
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "20", "--epochs", "3"]
+    steps_run = []
+
+    def full_disk(self, sess, *args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    real_check = checkpoints.Checkpoints.check
+
+    def counting_check(self):
+        steps_run.append(1)
+        return real_check(self)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(tf.train.Saver, "save", full_disk)
+        mp.setattr(checkpoints.Checkpoints, "check", counting_check)
+        assert run_main(gan_fc, argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "saving step 20" in err and "no checkpoint of this run had been saved yet" in err
+    assert len(steps_run) < 40  # stopped inside the second epoch
+    assert not checkpoints.steps(out / "checkpoints") and not (out / "samples" / "epoch_0002.png").exists()
 
 
 # A full disk as each writer reports it: TensorFlow's saver as a ResourceExhaustedError whose message

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common import images
+from common import background, images
 
 
 def test_grid_places_each_image_and_maps_range():
@@ -109,7 +109,7 @@ def test_loss_plot_draws_a_bounded_number_of_points_and_their_means(tmp_path):
 
 
 def test_drawing_thread_draws_the_newest_and_hands_back_its_error(tmp_path):
-    drawing, drawn, started = images.Drawing(), [], threading.Event()
+    drawing, drawn, started = background.Worker("drawing"), [], threading.Event()
     release = threading.Event()
 
     def slow(tag):
