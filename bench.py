@@ -24,11 +24,13 @@ and how each figure is obtained:
   that does next to nothing, so what is left is the session.run, the while loop's own ops, the fetch
   and the Python of each step;
 - the end of an epoch (`Trainer.end_epoch`) in a run folder with `--epoch-end` epochs of history,
-  grids and GIF frames, without and with the in-training evaluation: its host work (history.csv, the
-  checkpoint and the best one, the grid, the loss plot, the GIF, the Fréchet distance), and apart the
-  sampling and classifier passes, which a GPU runs in milliseconds;
+  grids and GIF frames, without and with the in-training evaluation: its host work (the grid, the
+  TensorBoard events, the epoch line), apart the device work (the sampling, the classifier, the
+  Fréchet distance's matrix work, the weights' copy for the checkpoint), which a GPU runs in
+  milliseconds, and apart the two threads' work while the next epoch trains (history.csv, the
+  checkpoint and the best one; the loss plot and the GIF);
 - a projected GPU epoch: each step's FLOPs and kernel count (ops a traced step runs, host ops left out)
-  at the assumptions printed (GPU_PEAK_TFLOPS, GPU_EFFICIENCY, GPU_LAUNCH_S), plus the host cost per
+  at the assumptions printed (GPU_PEAK_TFLOPS, GPU_EFFICIENCY, GPU_LAUNCH_S, GPU_EIGH_S), plus the host cost per
   step and the epoch end's host work measured here; and the share of it outside the step. Estimates;
 - the classic-style loop: the same generator and discriminator fed numpy batches and numpy noise through
   `feed_dict`, with one `session.run` for D and another for G (which runs G forward again on fresh
@@ -300,18 +302,22 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
     shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
     built = loop.build(args, module.MODEL, *shapes, per_epoch)
     reference = quality.Reference("mnist", log=lambda *_: None) if evaluate else None
-    classifier_seconds = [0.0]
-    if reference is not None:
-        predict = reference.classifier.predict
+    classifier_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
 
-        def timed_predict(images_in):
+    def timed(work):
+        def run(*args):
             start = time.perf_counter()
             try:
-                return predict(images_in)
+                return work(*args)
             finally:
                 classifier_seconds[0] += time.perf_counter() - start
 
-        reference.classifier.predict = timed_predict
+        return run
+
+    if reference is not None:
+        reference.classifier.predict = timed(reference.classifier.predict)
+        if hasattr(reference, "frechet"):  # (absent from older versions: the distance was numpy's, on the host)
+            reference.frechet = timed(reference.frechet)
     rng = np.random.default_rng(0)
 
     def epoch_rows(epoch):
@@ -364,7 +370,8 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         if snapshot is not None:
             saved.finish()
         device_work = [built.step.refresh, built.step.samples, *([built.eval_images] if evaluate else [])]
-        device_flops = step_flops(built.graph, device_work) + (history.EVAL_SAMPLES * classifier_flops() if evaluate else 0)
+        evaluation_flops = history.EVAL_SAMPLES * classifier_flops() + frechet_flops(history.EVAL_SAMPLES)
+        device_flops = step_flops(built.graph, device_work) + (evaluation_flops if evaluate else 0)
     total, device = statistics.median(totals), statistics.median(devices)
     background = statistics.median(backgrounds)
     return {"total": total, "device": device, "host": total - device, "background": background, "device_flops": device_flops}
@@ -510,20 +517,28 @@ def main(argv=None):
         return _bench(args)
 
 
+def frechet_flops(samples, dim=1024):
+    """FLOPs of quality.FrechetToReference: two [samples, dim] × [dim, dim] products and the reduction
+    of a dim×dim matrix to tridiagonal form, the bulk of its eigenvalues."""
+    return 4 * samples * dim**2 + 4 * dim**3 // 3
+
+
 # A projected GPU: what "a current datacenter GPU" is taken to be. Estimates, printed with the figures.
 GPU_PEAK_TFLOPS = 156.0  # NVIDIA A100, TF32 tensor cores (TensorFlow's default for float32 convolutions and matmuls)
 GPU_EFFICIENCY = 0.3  # the share of that peak small convolutions (batch 100–128, 7×7–28×28 maps) reach
 GPU_LAUNCH_S = 5e-6  # host cost of launching one kernel (CUDA launch plus TensorFlow's executor), serial with the GPU
+GPU_EIGH_S = 0.02  # a 1024×1024 float64 eigendecomposition (cuSOLVER), latency-bound: its FLOPs say too little
 
 
 def gpu_projection(row, per_epoch):
     """A GPU epoch from this machine's counts: each step's FLOPs at GPU_EFFICIENCY of GPU_PEAK_TFLOPS
     plus its kernels at GPU_LAUNCH_S each, the loop's host cost per step as measured here, and the
-    epoch's end: its host work as measured here, its sampling and classifier FLOPs on the GPU."""
+    epoch's end: its host work as measured here, its sampling, classifier and Fréchet FLOPs on the GPU
+    and GPU_EIGH_S for the Fréchet distance's eigenvalues."""
     rate = GPU_PEAK_TFLOPS * 1e12 * GPU_EFFICIENCY
     step = row["flops_per_step"] / rate + row["kernels_per_step"] * GPU_LAUNCH_S
     end = row.get("epoch_end", {}).get("30_eval")
-    end_host, end_device = (end["host"], end["device_flops"] / rate) if end else (0.0, 0.0)
+    end_host, end_device = (end["host"], end["device_flops"] / rate + GPU_EIGH_S) if end else (0.0, 0.0)
     outside = per_epoch * row["host_s_per_step"] + end_host + end_device
     epoch = per_epoch * step + outside
     return {"step_s": step, "epoch_s": epoch, "share_outside_step": outside / epoch}
@@ -546,7 +561,8 @@ def _bench(args):
     )
     print(
         f"projected GPU: {GPU_PEAK_TFLOPS:.0f} TFLOP/s peak (A100, TF32) at {GPU_EFFICIENCY:.0%} efficiency, "
-        f"{GPU_LAUNCH_S * 1e6:.0f} µs per kernel launch, the host costs measured here (estimates)"
+        f"{GPU_LAUNCH_S * 1e6:.0f} µs per kernel launch, {GPU_EIGH_S * 1e3:.0f} ms for the FD's eigenvalues, "
+        "the host costs measured here (estimates)"
     )
     data = _synthetic_mnist(np.random.default_rng(0))
     results = {
@@ -555,7 +571,12 @@ def _bench(args):
         "matmul_peak_gflops": peak,
         "steps_per_run": args.steps_per_run,
         "host_s_per_step": {str(k): v for k, v in host.items()},
-        "gpu_assumptions": {"peak_tflops": GPU_PEAK_TFLOPS, "efficiency": GPU_EFFICIENCY, "launch_s": GPU_LAUNCH_S},
+        "gpu_assumptions": {
+            "peak_tflops": GPU_PEAK_TFLOPS,
+            "efficiency": GPU_EFFICIENCY,
+            "launch_s": GPU_LAUNCH_S,
+            "eigh_s": GPU_EIGH_S,
+        },
         "models": {},
     }
     for name, (module, hp) in models.items():
@@ -620,7 +641,7 @@ def _print_row(name, hp, row):
             drawn = " / ".join(f"{ends[f'{h}_{evaluate}']['background']:.2f}" for h in histories)
             parts.append(
                 f"{'with' if evaluate == 'eval' else 'without'} evaluation {hosts} s "
-                f"(+ {devices} s of sampling here; {drawn} s drawn in the background)"
+                f"(+ {devices} s of device work here; {drawn} s in the background threads)"
             )
         print(f"        epoch end, host work at {' / '.join(map(str, histories))} epochs of history: {'; '.join(parts)}")
     gpu = row["gpu_projection"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from common import metrics
+from common import metrics, quality
 
 
 def test_score_of_one_confident_class_is_1_and_of_ten_balanced_is_10():
@@ -83,3 +83,15 @@ def test_frechet_distance_with_the_reference_root_computed_once_is_the_same():
     root = metrics.sqrt_psd(b[1])
     assert root @ root == pytest.approx(b[1], abs=1e-10)
     assert metrics.frechet_distance(a, b, root) == pytest.approx(metrics.frechet_distance(a, b), rel=1e-10)
+
+
+def test_the_graphs_frechet_distance_is_numpys():
+    """quality.FrechetToReference (TensorFlow, on the device where there is one) against the plain
+    numpy formula, on a reference set and on sets near it and far from it."""
+    rng = np.random.default_rng(4)
+    reference = metrics.gaussian(rng.normal(size=(400, 24)) @ rng.normal(size=(24, 24)))
+    in_graph = quality.FrechetToReference(*reference)
+    for shift, scale in ((0.0, 1.0), (0.2, 1.5), (3.0, 0.1)):
+        features = rng.normal(shift, scale, size=(250, 24))
+        expected = metrics.frechet_distance(metrics.gaussian(features), reference)
+        assert in_graph(features) == pytest.approx(expected, rel=1e-9)

@@ -15,11 +15,12 @@ import functools
 import importlib
 import re
 
+import numpy as np
 import pytest
 from helpers import TINY
 from tensorflow.python.framework import kernels
 
-from common import classifier, flags, inputs, loop, sampling
+from common import classifier, flags, inputs, loop, quality, sampling
 from common.tfcompat import tf, tf2
 
 # Ops without a GPU kernel that the code pins to the host on purpose, by (op type, dtypes): why.
@@ -239,6 +240,15 @@ def test_every_generate_op_has_a_gpu_kernel_and_its_seed_is_on_the_host(script, 
 def test_every_classifier_op_has_a_gpu_kernel(tmp_path, monkeypatch):
     graph = classifier_graph(tmp_path, monkeypatch)
     assert any(op.type == "Conv2D" for op in graph.get_operations())
+    offenders = misplaced(graph)
+    assert not offenders, "ops without a GPU kernel, not pinned to the host on purpose:\n" + listing(offenders)
+
+
+def test_every_frechet_distance_op_has_a_gpu_kernel():
+    """The evaluation's matrix work (quality.FrechetToReference) is meant for the device: float64
+    products and the eigenvalues (cuSOLVER)."""
+    graph = quality.FrechetToReference(np.zeros(4), np.eye(4)).sess.graph
+    assert any(op.type == "SelfAdjointEigV2" for op in graph.get_operations())
     offenders = misplaced(graph)
     assert not offenders, "ops without a GPU kernel, not pinned to the host on purpose:\n" + listing(offenders)
 
