@@ -67,6 +67,9 @@ def format_table(rows, floor=None):
     return "\n".join(lines)
 
 
+MIN_SAMPLES = 10
+
+
 def main(argv=None):
     parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("runs", nargs="*", type=flags.path, help="run folders (outputs/<script>/<run name>)")
@@ -84,6 +87,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
         parser.error("name at least one run folder, or --real")
+    if args.samples < MIN_SAMPLES:
+        parser.error(f"--samples {args.samples}: at least {MIN_SAMPLES} (the score averages 10 parts; the FD needs a covariance)")
     if args.deterministic:  # process-wide: before any graph is built
         session.deterministic_ops()
     folders = [runs.RunFolder(path) for path in args.runs]

@@ -49,7 +49,7 @@ class Worker:
                     return
 
     def wait(self):
-        """Until every submitted drawing is done."""
+        """Until every submitted job is done."""
         with self.cond:
             while self.pending:
                 self.cond.wait()
@@ -60,7 +60,7 @@ class Worker:
             raise error
 
     def close(self, quiet=False):
-        """Finish the drawings, stop the thread, and raise what went wrong in it (unless `quiet`)."""
+        """Finish the jobs, stop the thread, and raise what went wrong in it (unless `quiet`)."""
         if self.thread is not None:
             self.wait()
             with self.cond:

@@ -153,14 +153,19 @@ class Checkpoints:
         self.saving.wait()
         self.saving.raise_error()
         if self.snapshot is None:
-            if not sess.run(self.finite):
-                raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
+            self.check_finite(sess, step)
             self._write(sess, self.saver, step, new_rows, best)
             return
         finite, _ = sess.run([self.finite, self.snapshot.take])  # one round trip: nothing trains in between
         if not finite:
             raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
         self.saving.submit("save", lambda: self._write(sess, self.snapshot.saver, step, list(new_rows), best))
+
+    def check_finite(self, sess, step):
+        """Refuse weights that are NaN or Inf (a last step that diverged), named as such."""
+        if not sess.run(self.finite):
+            self.finish(quiet=True)  # the message names the last good checkpoint: the one in flight counts
+            raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
 
     def _write(self, sess, saver, step, new_rows, best):
         try:
@@ -216,7 +221,8 @@ class Checkpoints:
         if self.last_saved == step and saved:
             for path in saved:
                 _link_or_copy(path, self.run.best / path.name)
-        else:  # not saved by this session at this step (never the case in the loop today)
+        else:  # not saved by this session at this step: never the case in the loop today. (From live
+            # weights: right at a session's start, wrong in the saving thread, which always has the files.)
             self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
         files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
         for path in old:

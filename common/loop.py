@@ -133,7 +133,8 @@ class Trainer:
     def __init__(self, sess, built, run, saved, rows, steps_per_epoch, epochs, reference, eval_every, steps_per_run=1):
         self.sess, self.built, self.run, self.saved = sess, built, run, saved
         self.rows = rows  # history.csv, in memory, up to the restored step
-        self.on_disk = None  # how many of the rows history.csv holds (None: not yet written this session)
+        self.on_disk = None  # how many of the rows went to history.csv (or to the saving thread, which appends
+        # them before its checkpoint); None: history.csv not yet written this session
         self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
         self.reference, self.eval_every = reference, eval_every
         self.writer = None  # TensorBoard
@@ -170,27 +171,32 @@ class Trainer:
                 self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step + 1)
             if at_epoch_end:
                 self.complete_epoch_end(step // per_epoch, step)
+            # The signals stay caught until the save in flight is on disk: a Ctrl-C or SIGTERM while
+            # it is written, as the run ends or after a first Ctrl-C, must not cut it short.
             with guards.StopOnSignal() as stop:
-                for epoch in range(step // per_epoch + 1, self.epochs + 1):
-                    started, first_row = time.time(), len(self.rows)
-                    step = self.run_steps(epoch, step, stop)
-                    try:
-                        self.end_epoch(epoch, step, stop, first_row, time.time() - started)
-                    except (OSError, tf.errors.OpError) as e:
-                        self.saved.finish(quiet=True)  # the message names the last good checkpoint: the one in flight counts
-                        raise TrainingFailed(
-                            f"writing the end of epoch {epoch} in {self.run.path} failed ({errors.first_line(e)}); "
-                            f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
-                        ) from None
-                    if stop.signum is not None:
-                        stopped, name = stop.signum, stop.name
-                        break
+                try:
+                    for epoch in range(step // per_epoch + 1, self.epochs + 1):
+                        started, first_row = time.time(), len(self.rows)
+                        step = self.run_steps(epoch, step, stop)
+                        try:
+                            self.end_epoch(epoch, step, stop, first_row, time.time() - started)
+                        except (OSError, tf.errors.OpError) as e:
+                            self.saved.finish(quiet=True)  # the message names the last good checkpoint: the one in flight counts
+                            raise TrainingFailed(
+                                f"writing the end of epoch {epoch} in {self.run.path} failed ({errors.first_line(e)}); "
+                                f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
+                            ) from None
+                        if stop.signum is not None:
+                            stopped, name = stop.signum, stop.name
+                            break
+                except BaseException:
+                    self.saved.finish(quiet=True)  # the save in flight completes; the error already raised is the one told
+                    raise
+                self.saved.finish()  # before the last message: the checkpoint it speaks of is on disk
         except BaseException:
-            self.saved.finish(quiet=True)  # a save in flight completes: what failed first is what the user hears of
             self.writer.close()
             self.drawing.close(quiet=True)
             raise
-        self.saved.finish()  # before the last message: the checkpoint it speaks of is on disk
         self.writer.close()
         self.finish_drawing()  # the files it speaks of are complete
         if stopped is not None:
@@ -246,6 +252,7 @@ class Trainer:
         """Evaluate, save, and (unless a signal cut the epoch short) draw the grid and report. Rows from
         `first_new_row` on are this session's: only they go to TensorBoard (the others are there)."""
         self.sess.run(self.built.step.refresh)  # before the evaluation, the checkpoint and the grid
+        self.saved.check_finite(self.sess, step)  # before the evaluation too: NaN weights are named as such
         evaluated = self.reference is not None and stop.signum is None and epoch % self.eval_every == 0
         if evaluated:
             self.evaluate()

@@ -244,6 +244,7 @@ EVALUATE_CASES = [
     (["{run}", "--samp", "10"], "unrecognized arguments"),  # no abbreviations
     (["{tmp}"], "is not a run folder"),
     (["{run}", "--samples", "0"], "--samples"),
+    (["{run}", "--samples", "1"], "at least 10"),  # one sample has no covariance (a LinAlgError traceback before)
 ]
 
 

@@ -5,9 +5,11 @@ import errno
 import importlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -80,16 +82,17 @@ def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
 
 
 @pytest.mark.parametrize(
-    "lr, words",
+    "lr, extra, words",
     [
-        ("1e8", "training diverged at step 4 (epoch 2): d_loss"),  # the losses of step 4 are NaN/Inf
-        ("1e6", "weights became NaN or Inf by step 4"),  # step 4's losses were finite, its update was not
+        ("1e8", [], "training diverged at step 4 (epoch 2): d_loss"),  # the losses of step 4 are NaN/Inf
+        ("1e6", [], "weights became NaN or Inf by step 4"),  # step 4's losses were finite, its update was not
     ],
 )
-def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnist, capsys, lr, words):
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnist, capsys, lr, extra, words):
     """A huge learning rate makes this tiny run blow up in epoch 2, after the checkpoint of step 2."""
     out = tmp_path / "run"
-    code = run_main(gan_fc, [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--lr", lr])
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--lr", lr, *extra]
+    code = run_main(gan_fc, argv)
     assert code == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0, err
@@ -184,6 +187,31 @@ def test_a_failed_save_in_the_thread_stops_the_next_epoch_at_once(tmp_path, tiny
     assert "\n" not in err and "saving step 20" in err and "no checkpoint of this run had been saved yet" in err
     assert len(steps_run) < 40  # stopped inside the second epoch
     assert not checkpoints.steps(out / "checkpoints") and not (out / "samples" / "epoch_0002.png").exists()
+
+
+def test_ctrl_c_while_the_last_checkpoint_is_written_does_not_cut_it_short(tmp_path, tiny_mnist, monkeypatch, capsys):
+    """The last epoch's checkpoint is written in the saving thread after the loop's last step: the
+    signals stay caught until it is on disk (a Ctrl-C there once raised KeyboardInterrupt in the wait)."""
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--epochs", "2"]
+    real_save, real_finish, waiting = tf.train.Saver.save, checkpoints.Checkpoints.finish, threading.Event()
+
+    def finish(self, quiet=False):
+        waiting.set()
+        return real_finish(self, quiet)
+
+    def ctrl_c_at_the_last_save(self, sess, path, global_step=None, **kwargs):
+        if global_step == 4:
+            assert waiting.wait(10)  # the loop is over and waits for this save
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs in the main thread meanwhile
+        return real_save(self, sess, path, global_step=global_step, **kwargs)
+
+    monkeypatch.setattr(checkpoints.Checkpoints, "finish", finish)
+    monkeypatch.setattr(tf.train.Saver, "save", ctrl_c_at_the_last_save)
+    assert run_main(gan_fc, argv) == 0  # the training was complete: nothing to stop
+    assert "done" in capsys.readouterr().out
+    assert checkpoints.steps(out / "checkpoints") == [2, 4]
 
 
 # A full disk as each writer reports it: TensorFlow's saver as a ResourceExhaustedError whose message
