@@ -169,8 +169,10 @@ class _NoSignal:
 
 
 def _trainer(sess, built, per_epoch, steps_per_run):
-    """A Trainer that only runs steps: no run folder, no checkpoints, no evaluation."""
-    return loop.Trainer(sess, built, None, None, [], per_epoch, 1, None, 0, steps_per_run)
+    """A Trainer that only runs steps: no run folder, no evaluation, and checkpoints that are never
+    saved (the loop still asks them each step whether a save failed)."""
+    saved = checkpoints.Checkpoints(None, built.saver, built.finite)
+    return loop.Trainer(sess, built, None, saved, [], per_epoch, 1, None, 0, steps_per_run)
 
 
 def _time_the_loop(trainer, steps, repeats):
