@@ -152,13 +152,11 @@ class Checkpoints:
         raised here, or earlier by `check`. `finish` waits for the last one."""
         self.saving.wait()
         self.saving.raise_error()
+        self.check_finite(sess, step)
         if self.snapshot is None:
-            self.check_finite(sess, step)
             self._write(sess, self.saver, step, new_rows, best)
             return
-        finite, _ = sess.run([self.finite, self.snapshot.take])  # one round trip: nothing trains in between
-        if not finite:
-            raise TrainingFailed(f"weights became NaN or Inf by step {step}; {self.kept()}")
+        sess.run(self.snapshot.take)
         self.saving.submit("save", lambda: self._write(sess, self.snapshot.saver, step, list(new_rows), best))
 
     def check_finite(self, sess, step):
@@ -191,8 +189,7 @@ class Checkpoints:
 
     def check(self):
         """Raise the failure of a save in the thread now, not an epoch later (cheap: called each step)."""
-        if self.saving.error is not None:
-            self.saving.raise_error()
+        self.saving.raise_error()
 
     def finish(self, quiet=False):
         """Wait for the save in flight, stop the thread, and raise its failure (unless `quiet`)."""
