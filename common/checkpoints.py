@@ -171,10 +171,7 @@ class Checkpoints:
             guards.fault_point("sigkill-after-history", step)
             saver.save(sess, str(self.run.checkpoints / "ckpt"), global_step=step, write_meta_graph=False)
         except (OSError, tf.errors.OpError) as e:
-            raise TrainingFailed(
-                f"saving step {step} in {self.run.path} failed ({errors.first_line(e)}); {self.kept()}. Free some disk space "
-                "or fix the folder's permissions, then run the same command to resume"
-            ) from None
+            raise self.failed(f"saving step {step} in {self.run.path}", e) from None
         self.last_saved = step
         guards.fault_point("sigkill-after-checkpoint", step)
         if best is None:
@@ -182,10 +179,7 @@ class Checkpoints:
         try:
             self.keep_if_best(sess, step, *best)
         except OSError as e:
-            raise TrainingFailed(
-                f"keeping step {step} as the best checkpoint in {self.run.best} failed ({errors.first_line(e)}); "
-                f"{self.kept()}. Free some disk space or fix the folder, then run the same command to resume"
-            ) from None
+            raise self.failed(f"keeping step {step} as the best checkpoint in {self.run.best}", e) from None
 
     def check(self):
         """Raise the failure of a save in the thread now, not an epoch later (cheap: called each step)."""
@@ -224,6 +218,14 @@ class Checkpoints:
         files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
         for path in old:
             path.unlink()
+
+    def failed(self, what, error):
+        """The one-line failure of a write of the run's (`what` failed, and why), with what is safe on disk
+        and what to do."""
+        return TrainingFailed(
+            f"{what} failed ({errors.first_line(error)}); {self.kept()}. Free some disk space or fix the folder, "
+            "then run the same command to resume"
+        )
 
     def kept(self):
         """What is safe on disk, in words, for the message of a failure."""

@@ -182,10 +182,7 @@ class Trainer:
                             self.end_epoch(epoch, step, stop, first_row, time.time() - started)
                         except (OSError, tf.errors.OpError) as e:
                             self.saved.finish(quiet=True)  # the message names the last good checkpoint: the one in flight counts
-                            raise TrainingFailed(
-                                f"writing the end of epoch {epoch} in {self.run.path} failed ({errors.first_line(e)}); "
-                                f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
-                            ) from None
+                            raise self.saved.failed(f"writing the end of epoch {epoch} in {self.run.path}", e) from None
                         if stop.signum is not None:
                             stopped, name = stop.signum, stop.name
                             break
@@ -303,10 +300,7 @@ class Trainer:
         try:
             self.drawing.close()
         except OSError as e:
-            raise TrainingFailed(
-                f"writing in {self.run.path} failed ({errors.first_line(e)}); "
-                f"{self.saved.kept()}. Free some disk space or fix the folder, then run the same command to resume"
-            ) from None
+            raise self.saved.failed(f"writing in {self.run.path}", e) from None
 
     def write_plots(self):
         """The loss plot and the progress GIF, handed to the drawing thread (the grids they read are
