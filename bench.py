@@ -274,8 +274,7 @@ class _TimedSession(tf.Session):
     device_seconds = 0.0
 
     def run(self, fetches, *args, **kwargs):
-        listed = fetches if isinstance(fetches, list | tuple) else [fetches]
-        if not all(any(f is work for work in self.device_work) for f in listed):
+        if not any(fetches is work for work in self.device_work):
             return super().run(fetches, *args, **kwargs)
         start = time.perf_counter()
         try:
@@ -304,7 +303,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
     shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
     built = loop.build(args, module.MODEL, *shapes, per_epoch)
     reference = quality.Reference("mnist", log=lambda *_: None) if evaluate else None
-    classifier_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
+    evaluation_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
 
     def timed(work):
         def run(*args):
@@ -312,7 +311,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
             try:
                 return work(*args)
             finally:
-                classifier_seconds[0] += time.perf_counter() - start
+                evaluation_seconds[0] += time.perf_counter() - start
 
         return run
 
@@ -352,7 +351,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
             if reference is not None:  # the costlier case: every evaluation is the best yet
                 run.best.mkdir(exist_ok=True)
                 files.write_json(run.best_record, {"step": 0, "epoch": 0, "fd": 1e9, "score": 0.0})
-            sess.device_seconds, classifier_seconds[0] = 0.0, 0.0
+            sess.device_seconds, evaluation_seconds[0] = 0.0, 0.0
             drawing = getattr(trainer, "drawing", None)  # (absent from older versions of the loop)
             threads = [w for w in (drawing, getattr(saved, "saving", None)) if w is not None]
             busy = sum(w.busy_seconds for w in threads)
@@ -364,7 +363,7 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
                 worker.wait()
             if epoch > history_epochs + 1:
                 totals.append(elapsed)
-                devices.append(sess.device_seconds + classifier_seconds[0])
+                devices.append(sess.device_seconds + evaluation_seconds[0])
                 backgrounds.append(sum(w.busy_seconds for w in threads) - busy)
         trainer.writer.close()
         if hasattr(trainer, "drawing"):
