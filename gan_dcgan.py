@@ -18,9 +18,13 @@ BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch
 LR = 4e-4  # G's: twice the DCGAN paper's 2e-4, better at every epoch here; a faster D is worse (docs/results.md)
 D_LR = 2e-4  # D's: the DCGAN paper's (the tutorial and the paper: one rate for both; the tutorial's 1e-4)
 BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two players from overshooting
+BETA2 = 0.999  # Adam's second-moment decay (the paper and the tutorial: Adam's default 0.999)
+LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (Salimans et al. 2016: 0.1)
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 64  # discriminator widths: F and 2F filters (the tutorial: F = 64)
+G_KERNEL = 5  # G's transposed convolutions' kernels are G_KERNEL×G_KERNEL (the tutorial: 5)
+D_KERNEL = 5  # D's convolutions' kernels (the tutorial: 5)
 D_BATCH_NORM = True  # batch norm on D's second convolution, each call in training mode (the tutorial: False)
 DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
 LEAKY_SLOPE = 0.2  # the DCGAN paper's (the tutorial: Keras' default 0.3)
@@ -40,28 +44,28 @@ GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 
 def generator(z, hp, training):
     """`training` picks batch statistics (and queues moving-average updates) or the moving averages."""
-    f, slope, init = hp.g_filters, hp.leaky_slope, hp.init_stddev
+    f, k, slope, init = hp.g_filters, hp.g_kernel, hp.leaky_slope, hp.init_stddev
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
         h = ops.dense(z, 7 * 7 * 4 * f, "fc", use_bias=False, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, training, "bn0", hp.bn_momentum), slope)
         h = tf.reshape(h, [-1, 7, 7, 4 * f])
-        h = ops.conv2d_transpose(h, 2 * f, 5, 1, "deconv1", use_bias=False, stddev=init)
+        h = ops.conv2d_transpose(h, 2 * f, k, 1, "deconv1", use_bias=False, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, training, "bn1", hp.bn_momentum), slope)
-        h = ops.conv2d_transpose(h, f, 5, 2, "deconv2", use_bias=False, stddev=init)
+        h = ops.conv2d_transpose(h, f, k, 2, "deconv2", use_bias=False, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, training, "bn2", hp.bn_momentum), slope)
-        return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", use_bias=False, stddev=init))
+        return tf.tanh(ops.conv2d_transpose(h, 1, k, 2, "deconv3", use_bias=False, stddev=init))
 
 
 def discriminator(x, hp, dropout_seed):
     """`dropout_seed` keys this call's dropout masks (each call of each step gets its own). Batch norm
     normalises each call's own batch (real, fake) in training mode, as in the DCGAN paper; D is never
     run in inference mode, so its moving averages are not kept up to date."""
-    f, slope, init = hp.d_filters, hp.leaky_slope, hp.init_stddev
+    f, k, slope, init = hp.d_filters, hp.d_kernel, hp.leaky_slope, hp.init_stddev
     fold = inputs.fold_in
     with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
-        h = ops.lrelu(ops.conv2d(x, f, 5, 2, "conv1", stddev=init), slope)
+        h = ops.lrelu(ops.conv2d(x, f, k, 2, "conv1", stddev=init), slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 1), training=True)
-        h = ops.conv2d(h, 2 * f, 5, 2, "conv2", use_bias=not hp.d_batch_norm, stddev=init)
+        h = ops.conv2d(h, 2 * f, k, 2, "conv2", use_bias=not hp.d_batch_norm, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, True, "bn2") if hp.d_batch_norm else h, slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 2), training=True)
         return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc", stddev=init)
@@ -83,8 +87,8 @@ def sample(hp, count, seed, labels, training=False):
 def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
-    d_opt = tf.train.AdamOptimizer(hp.d_lr, beta1=hp.beta1, name="d_adam")
-    g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
+    d_opt = tf.train.AdamOptimizer(hp.d_lr, beta1=hp.beta1, beta2=hp.beta2, name="d_adam")
+    g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, beta2=hp.beta2, name="g_adam")
 
     def train_step():
         """One training step as one op: a D update on a real and a fake batch, then a G update in which
@@ -99,7 +103,7 @@ def build_graph(hp, dataset):
                 return inputs.stream_seed(hp.seed, inputs.Stream.DROPOUT_MASKS, 3 * step + call)
 
         d_real, d_fake = discriminator(real, hp, dropout_seed(0)), discriminator(fake, hp, dropout_seed(1))
-        d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+        d_loss = gan.bce(d_real, 1.0 - hp.label_smoothing) + gan.bce(d_fake, 0.0)
         d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
         with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update

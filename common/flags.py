@@ -42,6 +42,7 @@ nonnegative_float = _number(float, low=0, what="a number ≥ 0")
 positive_float = _number(float, low=0, low_open=True, what="a number > 0")
 unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in [0, 1)")
 fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]")
+kernel_size = _number(int, low=1, high=9, what="a whole number from 1 to 9")
 
 # Training steps per session.run (--steps-per-run) where a GPU is visible. A session.run and the loop's
 # Python around it cost the host ~250 µs (bench.py, this CPU), a tenth of a GPU DCGAN step (~3 ms) and
@@ -55,12 +56,15 @@ STEPS_PER_RUN = 64
 RANGES = {
     "SEED": seed,
     "BETA1": unit_interval,
+    "BETA2": unit_interval,
     "LABEL_SMOOTHING": unit_interval,
     "DROPOUT": unit_interval,
     "LR_DECAY": fraction,
     "BN_MOMENTUM": unit_interval,
     "G_AVERAGE": unit_interval,
     "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
+    "G_KERNEL": kernel_size,  # the DCGAN's maps are 7×7 to 28×28: a larger kernel would be mostly padding
+    "D_KERNEL": kernel_size,
 }
 
 

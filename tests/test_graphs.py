@@ -31,8 +31,8 @@ def test_variable_lists_are_disjoint_and_cover_every_trainable_variable(built):
         assert set(g_vars) | set(d_vars) == set(tf.trainable_variables())
 
 
-def weight_shapes(script):
-    graph, *_ = build(script, argv=[])  # the real sizes
+def weight_shapes(script, argv=()):
+    graph, *_ = build(script, argv=list(argv))  # the real sizes
     with graph.as_default():
         return {v.name.removesuffix(":0"): v.shape.as_list() for v in tf.trainable_variables() if "weights" in v.name}
 
@@ -57,6 +57,17 @@ def test_dcgan_architecture_matches_the_comment():
         "discriminator/conv1/weights": [5, 5, 1, 64],
         "discriminator/conv2/weights": [5, 5, 64, 128],
         "discriminator/fc/weights": [7 * 7 * 128, 1],
+    }
+
+
+def test_dcgan_kernel_sizes_are_each_networks_own():
+    shapes = weight_shapes("gan_dcgan", ["--g-kernel", "4", "--d-kernel", "3"])
+    assert {name: shape[:2] for name, shape in shapes.items() if "conv" in name} == {
+        "generator/deconv1/weights": [4, 4],
+        "generator/deconv2/weights": [4, 4],
+        "generator/deconv3/weights": [4, 4],
+        "discriminator/conv1/weights": [3, 3],
+        "discriminator/conv2/weights": [3, 3],
     }
 
 

@@ -56,7 +56,8 @@ def test_lr_decay_steps_the_learning_rate_down(decay, factor):
         assert moved == pytest.approx(args.lr * factor, rel=1e-3), net  # weights are ~0.02: float32 steps are fine
 
 
-def test_label_smoothing_lowers_only_ds_target_for_real_images(monkeypatch):
+@pytest.mark.parametrize("script", ["gan_fc", "gan_dcgan"])
+def test_label_smoothing_lowers_only_ds_target_for_real_images(monkeypatch, script):
     """One-sided smoothing: the real target becomes 1 − ε, while the fakes' target stays 0 and G's
     stays 1 (smoothing those too would reward D for calling fakes a little real)."""
     calls = []  # (logits, target) of each loss term, in the order build_graph makes them
@@ -67,7 +68,7 @@ def test_label_smoothing_lowers_only_ds_target_for_real_images(monkeypatch):
         return real_bce(logits, target)
 
     monkeypatch.setattr(gan, "bce", recording_bce)
-    _, model, _, _ = build("gan_fc", ["--label-smoothing", "0.1"])
+    _, model, _, _ = build(script, ["--label-smoothing", "0.1"])
     real, fake = (model.metrics[name].op.inputs[0].op.inputs[0] for name in ("d_real", "d_fake"))  # mean(sigmoid(l))
     assert len(calls) == 3
     (real_logits, real_target), (fake_logits, fake_target), (g_logits, g_target) = calls
