@@ -24,7 +24,14 @@ SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 # Hyperparameters added after the first runs were recorded: the scripts that have them, and what
 # reproduces a run whose config.json predates them (a value, or the name of the setting it copied then).
 # Such a run still loads, and resuming it with other settings is refused.
-ADDED_LATER = {"g_average": (SCRIPTS, 0.0), "d_lr": (("gan_dcgan",), "lr")}
+ADDED_LATER = {
+    "g_average": (SCRIPTS, 0.0),
+    "d_lr": (("gan_dcgan",), "lr"),
+    "beta2": (("gan_dcgan",), 0.999),
+    "label_smoothing": (("gan_dcgan",), 0.0),  # gan_fc.py has had it from the start
+    "g_kernel": (("gan_dcgan",), 5),
+    "d_kernel": (("gan_dcgan",), 5),
+}
 
 # Flags that do not change what is learned, so they are left out of the run name.
 NOT_IN_RUN_NAME = {"epochs"}

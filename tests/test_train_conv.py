@@ -112,6 +112,19 @@ def test_bad_label_flags(capsys, argv, words):
     assert words in capsys.readouterr().err
 
 
+def test_a_dcgan_run_recorded_before_the_kernel_beta2_and_smoothing_constants_resumes(tmp_path, tiny_mnist, capsys):
+    """config.json without them (written before 2026-11-22) means the values that reproduce those runs."""
+    out = tmp_path / "run"
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2") == 0
+    config = json.loads((out / "config.json").read_text())
+    for name in ("g_kernel", "d_kernel", "beta2", "label_smoothing"):
+        del config["hparams"][name]
+    (out / "config.json").write_text(json.dumps(config))
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", "--d-kernel", "3") == 2
+    assert "d_kernel 5 -> 3" in capsys.readouterr().err
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2") == 0
+
+
 def test_a_dcgan_run_recorded_before_d_lr_resumes_with_d_learning_at_g_rate(tmp_path, tiny_mnist, capsys):
     """config.json without d_lr (written when one LR served both players) means D's rate was LR."""
     out = tmp_path / "run"
