@@ -18,13 +18,13 @@ BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch
 LR = 4e-4  # G's: twice the DCGAN paper's 2e-4, better at every epoch here; a faster D is worse (docs/results.md)
 D_LR = 2e-4  # D's: the DCGAN paper's (the tutorial and the paper: one rate for both; the tutorial's 1e-4)
 BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two players from overshooting
-BETA2 = 0.999  # Adam's second-moment decay (the paper and the tutorial: Adam's default 0.999)
-LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (Salimans et al. 2016: 0.1)
+BETA2 = 0.999  # Adam's default, as in the paper and the tutorial; 0.9 starts faster, is even by epoch 5
+LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Salimans et al. 2016) was worse here
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 64  # discriminator widths: F and 2F filters (the tutorial: F = 64)
-G_KERNEL = 5  # G's transposed convolutions' kernels are G_KERNEL×G_KERNEL (the tutorial: 5)
-D_KERNEL = 5  # D's convolutions' kernels (the tutorial: 5)
+G_KERNEL = 5  # G's kernels, G_KERNEL×G_KERNEL (the tutorial: 5); 4×4 is cheaper and worse (docs/results.md)
+D_KERNEL = 5  # D's (the tutorial: 5): a 13-pixel field over its two layers; 3×3 was much worse
 D_BATCH_NORM = True  # batch norm on D's second convolution, each call in training mode (the tutorial: False)
 DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
 LEAKY_SLOPE = 0.2  # the DCGAN paper's (the tutorial: Keras' default 0.3)
