@@ -31,6 +31,8 @@ ADDED_LATER = {
     "label_smoothing": (("gan_dcgan",), 0.0),  # gan_fc.py has had it from the start
     "g_kernel": (("gan_dcgan",), 5),
     "d_kernel": (("gan_dcgan",), 5),
+    "g_7x7_layers": (("gan_dcgan",), 1),
+    "g_7x7_kernel": (("gan_dcgan",), 5),
 }
 
 # Flags that do not change what is learned, so they are left out of the run name.

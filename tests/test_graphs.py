@@ -5,7 +5,7 @@ import importlib
 
 import numpy as np
 import pytest
-from helpers import TINY, build_training_graph
+from helpers import REPO, TINY, build_training_graph
 
 from common import gan, history, inputs, ops
 from common.tfcompat import tf
@@ -51,23 +51,55 @@ def test_fc_architecture_matches_the_comment():
 def test_dcgan_architecture_matches_the_comment():
     assert weight_shapes("gan_dcgan") == {  # transposed-conv kernels are [h, w, out, in]
         "generator/fc/weights": [100, 7 * 7 * 256],
+        "generator/deconv1/weights": [3, 3, 128, 256],
+        "generator/deconv1b/weights": [3, 3, 128, 128],
+        "generator/deconv2/weights": [5, 5, 64, 128],
+        "generator/deconv3/weights": [5, 5, 1, 64],
+        "discriminator/conv1/weights": [5, 5, 1, 80],
+        "discriminator/conv2/weights": [5, 5, 80, 160],
+        "discriminator/fc/weights": [7 * 7 * 160, 1],
+    }
+
+
+def test_dcgan_kernel_sizes_are_each_networks_own():
+    shapes = weight_shapes("gan_dcgan", ["--g-kernel", "4", "--g-7x7-kernel", "2", "--g-7x7-layers", "1", "--d-kernel", "3"])
+    assert {name: shape[:2] for name, shape in shapes.items() if "conv" in name} == {
+        "generator/deconv1/weights": [2, 2],
+        "generator/deconv2/weights": [4, 4],
+        "generator/deconv3/weights": [4, 4],
+        "discriminator/conv1/weights": [3, 3],
+        "discriminator/conv2/weights": [3, 3],
+    }
+
+
+def test_dcgan_g_7x7_layers_have_their_own_kernel_and_count():
+    shapes = weight_shapes("gan_dcgan", ["--g-7x7-layers", "3", "--g-7x7-kernel", "3", "--g-kernel", "4"])
+    assert {name: shape for name, shape in shapes.items() if "deconv" in name} == {
+        "generator/deconv1/weights": [3, 3, 128, 256],
+        "generator/deconv1b/weights": [3, 3, 128, 128],
+        "generator/deconv1c/weights": [3, 3, 128, 128],
+        "generator/deconv2/weights": [4, 4, 64, 128],
+        "generator/deconv3/weights": [4, 4, 1, 64],
+    }
+    shapes = weight_shapes("gan_dcgan", ["--g-7x7-layers", "0"])  # the fc's 4F maps go straight to upsampling
+    assert {name: shape for name, shape in shapes.items() if "deconv" in name} == {
+        "generator/deconv2/weights": [5, 5, 64, 256],
+        "generator/deconv3/weights": [5, 5, 1, 64],
+    }
+
+
+def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
+    """The README's one set of flags, read from the README itself, gives the TF2 tutorial's layer shapes."""
+    line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--no-d-batch-norm" in line)
+    argv = line[line.index("`--") + 1 : line.rindex("`")].split()
+    assert weight_shapes("gan_dcgan", argv) == {
+        "generator/fc/weights": [100, 7 * 7 * 256],
         "generator/deconv1/weights": [5, 5, 128, 256],
         "generator/deconv2/weights": [5, 5, 64, 128],
         "generator/deconv3/weights": [5, 5, 1, 64],
         "discriminator/conv1/weights": [5, 5, 1, 64],
         "discriminator/conv2/weights": [5, 5, 64, 128],
         "discriminator/fc/weights": [7 * 7 * 128, 1],
-    }
-
-
-def test_dcgan_kernel_sizes_are_each_networks_own():
-    shapes = weight_shapes("gan_dcgan", ["--g-kernel", "4", "--d-kernel", "3"])
-    assert {name: shape[:2] for name, shape in shapes.items() if "conv" in name} == {
-        "generator/deconv1/weights": [4, 4],
-        "generator/deconv2/weights": [4, 4],
-        "generator/deconv3/weights": [4, 4],
-        "discriminator/conv1/weights": [3, 3],
-        "discriminator/conv2/weights": [3, 3],
     }
 
 

@@ -112,17 +112,21 @@ def test_bad_label_flags(capsys, argv, words):
     assert words in capsys.readouterr().err
 
 
-def test_a_dcgan_run_recorded_before_the_kernel_beta2_and_smoothing_constants_resumes(tmp_path, tiny_mnist, capsys):
-    """config.json without them (written before 2026-11-22) means the values that reproduce those runs."""
-    out = tmp_path / "run"
-    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2") == 0
+def test_a_dcgan_run_recorded_before_the_kernel_beta2_smoothing_and_7x7_constants_resumes(tmp_path, tiny_mnist, capsys):
+    """config.json without them (written before 2026-11-22) means the values that reproduce those runs:
+    G with one 5×5 layer at 7×7, which today's defaults no longer are, so such a run resumes only
+    with those values given."""
+    out, before = tmp_path / "run", ["--g-7x7-layers", "1", "--g-7x7-kernel", "5"]
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", *before) == 0
     config = json.loads((out / "config.json").read_text())
-    for name in ("g_kernel", "d_kernel", "beta2", "label_smoothing"):
+    for name in ("g_kernel", "d_kernel", "beta2", "label_smoothing", "g_7x7_layers", "g_7x7_kernel"):
         del config["hparams"][name]
     (out / "config.json").write_text(json.dumps(config))
-    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", "--d-kernel", "3") == 2
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", *before, "--d-kernel", "3") == 2
     assert "d_kernel 5 -> 3" in capsys.readouterr().err
-    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2") == 0
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2") == 2
+    assert "g_7x7_kernel 5 -> 3" in capsys.readouterr().err
+    assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", *before) == 0
 
 
 def test_a_dcgan_run_recorded_before_d_lr_resumes_with_d_learning_at_g_rate(tmp_path, tiny_mnist, capsys):
