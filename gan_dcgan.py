@@ -25,9 +25,9 @@ LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Sal
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 80  # discriminator widths: F and 2F filters (the tutorial: F = 64)
-G_KERNEL = 5  # G's upsampling kernels, G_KERNEL×G_KERNEL (the tutorial: 5); 4×4 is cheaper and worse (docs/results.md)
+G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
 G_7X7_LAYERS = 2  # stride-1 transposed convolutions at 7×7, each to 2F filters (the tutorial: one)
-G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost half of one 5×5, the rest pays for D's width
+G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost ~half of one 5×5; D's width took the rest and more
 D_KERNEL = 5  # D's (the tutorial: 5): a 13-pixel field over its two layers; 3×3 was much worse
 D_BATCH_NORM = True  # batch norm on D's second convolution, each call in training mode (the tutorial: False)
 DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
@@ -55,7 +55,7 @@ def generator(z, hp, training):
         h = ops.lrelu(ops.batch_norm(h, training, "bn0", hp.bn_momentum), slope)
         h = tf.reshape(h, [-1, 7, 7, 4 * f])
         for i in range(hp.g_7x7_layers):  # named deconv1, deconv1b, deconv1c, …
-            name = "1" + ("abcdefgh"[i] if i else "")
+            name = "1" + (chr(ord("a") + i) if i else "")
             h = ops.conv2d_transpose(h, 2 * f, hp.g_7x7_kernel, 1, "deconv" + name, use_bias=False, stddev=init)
             h = ops.lrelu(ops.batch_norm(h, training, "bn" + name, hp.bn_momentum), slope)
         h = ops.conv2d_transpose(h, f, k, 2, "deconv2", use_bias=False, stddev=init)

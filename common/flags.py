@@ -44,6 +44,7 @@ unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in 
 fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]")
 kernel_size = _number(int, low=1, high=9, what="a whole number from 1 to 9")
 layer_count = _number(int, low=0, high=8, what="a whole number from 0 to 8")
+kernel_at_7x7 = _number(int, low=1, high=7, what="a whole number from 1 to 7 (the maps are 7×7)")
 
 # Training steps per session.run (--steps-per-run) where a GPU is visible. A session.run and the loop's
 # Python around it cost the host ~250 µs (bench.py, this CPU), a tenth of a GPU DCGAN step (~3 ms) and
@@ -66,8 +67,8 @@ RANGES = {
     "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
     "G_KERNEL": kernel_size,  # the DCGAN's maps are 7×7 to 28×28: a larger kernel would be mostly padding
     "D_KERNEL": kernel_size,
-    "G_7X7_LAYERS": layer_count,  # 0: the fc's 7×7 maps go straight to the upsampling layers
-    "G_7X7_KERNEL": kernel_size,
+    "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
+    "G_7X7_KERNEL": kernel_at_7x7,
 }
 
 

@@ -73,13 +73,13 @@ def test_dcgan_kernel_sizes_are_each_networks_own():
 
 
 def test_dcgan_g_7x7_layers_have_their_own_kernel_and_count():
-    shapes = weight_shapes("gan_dcgan", ["--g-7x7-layers", "3", "--g-7x7-kernel", "3", "--g-kernel", "4"])
+    shapes = weight_shapes("gan_dcgan", ["--g-7x7-layers", "3", "--g-7x7-kernel", "4", "--g-kernel", "3"])
     assert {name: shape for name, shape in shapes.items() if "deconv" in name} == {
-        "generator/deconv1/weights": [3, 3, 128, 256],
-        "generator/deconv1b/weights": [3, 3, 128, 128],
-        "generator/deconv1c/weights": [3, 3, 128, 128],
-        "generator/deconv2/weights": [4, 4, 64, 128],
-        "generator/deconv3/weights": [4, 4, 1, 64],
+        "generator/deconv1/weights": [4, 4, 128, 256],
+        "generator/deconv1b/weights": [4, 4, 128, 128],
+        "generator/deconv1c/weights": [4, 4, 128, 128],
+        "generator/deconv2/weights": [3, 3, 64, 128],
+        "generator/deconv3/weights": [3, 3, 1, 64],
     }
     shapes = weight_shapes("gan_dcgan", ["--g-7x7-layers", "0"])  # the fc's 4F maps go straight to upsampling
     assert {name: shape for name, shape in shapes.items() if "deconv" in name} == {
@@ -103,7 +103,7 @@ def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
     }
 
 
-TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0"]  # the README's flags
+TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0"]  # the README's D flags
 
 
 def _discriminator_ops(graph, kind):

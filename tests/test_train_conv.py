@@ -113,7 +113,7 @@ def test_bad_label_flags(capsys, argv, words):
 
 
 def test_a_dcgan_run_recorded_before_the_kernel_beta2_smoothing_and_7x7_constants_resumes(tmp_path, tiny_mnist, capsys):
-    """config.json without them (written before 2026-11-22) means the values that reproduce those runs:
+    """config.json without them (written before they were added, 2026-11-22) means the values that reproduce those runs:
     G with one 5×5 layer at 7×7, which today's defaults no longer are, so such a run resumes only
     with those values given."""
     out, before = tmp_path / "run", ["--g-7x7-layers", "1", "--g-7x7-kernel", "5"]
