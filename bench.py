@@ -283,7 +283,7 @@ class _TimedSession(tf.Session):
             self.device_seconds += time.perf_counter() - start
 
 
-def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
+def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
     """Seconds of the loop's own end of an epoch (`Trainer.end_epoch`: evaluation, the grid, the copy
     of the weights for the checkpoint; history.csv, the checkpoint and the best checkpoint go to the
     saving thread, the loss plot and the progress GIF to the drawing thread) in a run folder that
@@ -292,17 +292,18 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
     weights' copy (timed where they run), "host" the rest — what stays when the device is a GPU;
     "background" the two threads' time, spent while the next epoch trains. The first end of a session
     rebuilds the GIF from the grids and lays out the loss plot once; it is run first and not timed,
-    as in a real session."""
+    as in a real session. `reference` (a `quality.Reference`, or None: no evaluation) is the caller's,
+    loaded once for every model: loading it belongs to a session's start, not to an epoch's end."""
     import tempfile
     from pathlib import Path
 
-    from common import images, quality, runs
+    from common import images, runs
 
+    evaluate = reference is not None
     args.eval_every = 1 if evaluate else 0
     per_epoch = MNIST_TRAIN // args.batch_size
     shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
     built = loop.build(args, module.MODEL, *shapes, per_epoch)
-    reference = quality.Reference("mnist", log=lambda *_: None) if evaluate else None
     evaluation_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
 
     def timed(work):
@@ -315,10 +316,13 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
 
         return run
 
+    untimed = []  # (owner, name, work), put back at the end: the next model times its own
     if reference is not None:
-        reference.classifier.predict = timed(reference.classifier.predict)
+        untimed.append((reference.classifier, "predict", reference.classifier.predict))
         if hasattr(reference, "frechet"):  # (absent from older versions: the distance was numpy's, on the host)
-            reference.frechet = timed(reference.frechet)
+            untimed.append((reference, "frechet", reference.frechet))
+    for owner, name, work in untimed:
+        setattr(owner, name, timed(work))
     rng = np.random.default_rng(0)
 
     def epoch_rows(epoch):
@@ -373,6 +377,8 @@ def bench_epoch_end(module, args, history_epochs, evaluate, config, repeats=3):
         device_work = [built.step.refresh, built.step.samples, *([built.eval_images] if evaluate else [])]
         evaluation_flops = history.EVAL_SAMPLES * classifier_flops() + frechet_flops(history.EVAL_SAMPLES)
         device_flops = step_flops(built.graph, device_work) + (evaluation_flops if evaluate else 0)
+    for owner, name, work in untimed:
+        setattr(owner, name, work)
     total, device = statistics.median(totals), statistics.median(devices)
     background = statistics.median(backgrounds)
     return {"total": total, "device": device, "host": total - device, "background": background, "device_flops": device_flops}
@@ -580,6 +586,9 @@ def _bench(args):
         },
         "models": {},
     }
+    from common import quality
+
+    reference = quality.Reference("mnist", log=lambda *_: None) if args.epoch_end else None
     for name, (module, hp) in models.items():
         script = MODELS[name]
         per_epoch = MNIST_TRAIN // hp.batch_size
@@ -594,10 +603,10 @@ def _bench(args):
             "epoch_end": {},
         }
         for history_epochs in args.epoch_end:
-            for evaluate in (False, True):
+            for evaluated in (None, reference):
                 _, fresh = _args(MODELS[name], args.batch_size, args.flags.split())
-                measured = bench_epoch_end(module, fresh, history_epochs, evaluate, config, args.repeats)
-                row["epoch_end"][f"{history_epochs}_{'eval' if evaluate else 'no_eval'}"] = measured
+                measured = bench_epoch_end(module, fresh, history_epochs, evaluated, config, args.repeats)
+                row["epoch_end"][f"{history_epochs}_{'no_eval' if evaluated is None else 'eval'}"] = measured
         end = row["epoch_end"].get(f"{args.epoch_end[0]}_eval", {"total": 0.0}) if args.epoch_end else {"total": 0.0}
         # As a real epoch: its steps through the real loop, then its end with the in-training evaluation.
         row["seconds_per_epoch"] = per_epoch * ours["step_seconds"] + end["total"]

@@ -5,7 +5,10 @@ import json
 import bench
 
 
-def test_bench_runs_every_model_and_writes_json(tmp_path, capsys):
+def test_bench_runs_every_model_and_writes_json(tmp_path, capsys, monkeypatch):
+    from common import history
+
+    monkeypatch.setattr(history, "EVAL_SAMPLES", 200)  # the classifier's cost, not what is tested
     out = tmp_path / "bench.json"
     argv = ["--steps", "2", "--steps-per-run", "2", "--repeats", "1", "--warmup", "0", "--peak-size", "256", "--batch-size", "8"]
     bench.main([*argv, "--epoch-end", "2", "--json", str(out)])
