@@ -29,6 +29,7 @@ G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old
 G_7X7_LAYERS = 2  # stride-1 transposed convolutions at 7×7, each to 2F filters (the tutorial: one)
 G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost ~half of one 5×5; D's width took the rest and more
 D_KERNEL = 5  # D's (the tutorial: 5): a 13-pixel field over its two layers; 3×3 was much worse
+D_7X7_LAYERS = 0  # 3×3 stride-1 convolutions at 7×7 after D's second, each 2F filters with D's batch norm (the tutorial: none)
 D_BATCH_NORM = True  # batch norm on D's second convolution, each call in training mode (the tutorial: False)
 DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
 LEAKY_SLOPE = 0.2  # the DCGAN paper's (the tutorial: Keras' default 0.3)
@@ -75,6 +76,11 @@ def discriminator(x, hp, dropout_seed):
         h = ops.conv2d(h, 2 * f, k, 2, "conv2", use_bias=not hp.d_batch_norm, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, True, "bn2") if hp.d_batch_norm else h, slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 2), training=True)
+        for i in range(hp.d_7x7_layers):  # named conv2b, conv2c, …: each sees 2 more pixels each way
+            name = "2" + chr(ord("b") + i)
+            h = ops.conv2d(h, 2 * f, 3, 1, "conv" + name, use_bias=not hp.d_batch_norm, stddev=init)
+            h = ops.lrelu(ops.batch_norm(h, True, "bn" + name) if hp.d_batch_norm else h, slope)
+            h = ops.dropout(h, hp.dropout, fold(dropout_seed, 3 + i), training=True)
         return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc", stddev=init)
 
 

@@ -33,6 +33,7 @@ ADDED_LATER = {
     "d_kernel": (("gan_dcgan",), 5),
     "g_7x7_layers": (("gan_dcgan",), 1),
     "g_7x7_kernel": (("gan_dcgan",), 5),
+    "d_7x7_layers": (("gan_dcgan",), 0),
 }
 
 # Flags that do not change what is learned, so they are left out of the run name.

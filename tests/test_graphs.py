@@ -88,6 +88,33 @@ def test_dcgan_g_7x7_layers_have_their_own_kernel_and_count():
     }
 
 
+def test_dcgan_d_7x7_layers_come_after_its_second_convolution_and_feed_the_logit():
+    shapes = weight_shapes("gan_dcgan", ["--d-7x7-layers", "2", "--d-filters", "48", "--d-kernel", "4"])
+    assert {name: shape for name, shape in shapes.items() if name.startswith("discriminator")} == {
+        "discriminator/conv1/weights": [4, 4, 1, 48],
+        "discriminator/conv2/weights": [4, 4, 48, 96],
+        "discriminator/conv2b/weights": [3, 3, 96, 96],  # 3×3 whatever D_KERNEL is
+        "discriminator/conv2c/weights": [3, 3, 96, 96],
+        "discriminator/fc/weights": [7 * 7 * 96, 1],
+    }
+    graph, *_ = build("gan_dcgan", [*TINY["gan_dcgan"], "--d-7x7-layers", "2"])
+    norms = _discriminator_ops(graph, "FusedBatchNormV3")
+    assert len(norms) == 3 * 3  # bn2, bn2b, bn2c in each of D's three calls
+    with graph.as_default():
+        d_names = {v.name for v in ops.trainable_variables("discriminator")}
+    assert {"discriminator/bn2b/gamma:0", "discriminator/bn2c/beta:0"} <= d_names
+    assert not [name for name in d_names if "conv2b/biases" in name or "conv2c/biases" in name]  # BN's beta serves
+
+
+def test_dcgan_d_7x7_layers_follow_the_tutorials_d_flags():
+    """Without batch norm each added layer gets a bias; with dropout, its own mask."""
+    graph, *_ = build("gan_dcgan", [*TINY["gan_dcgan"], *TUTORIAL_D, "--d-7x7-layers", "1"])
+    assert not _discriminator_ops(graph, "FusedBatchNormV3")
+    assert len(_discriminator_ops(graph, "StatelessRandomUniformV2")) == 3 * 3  # three layers, three calls
+    with graph.as_default():
+        assert "discriminator/conv2b/biases:0" in {v.name for v in ops.trainable_variables("discriminator")}
+
+
 def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
     """The README's one set of flags, read from the README itself, gives the TF2 tutorial's layer shapes."""
     line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--no-d-batch-norm" in line)
