@@ -5,7 +5,7 @@ paper's), in TF1 graph mode.
     python gan_dcgan.py                   # train (resumes if this configuration was trained before)
     python gan_dcgan.py --no-d-batch-norm --dropout 0.3 --leaky-slope 0.3 --init-stddev 0 \
         --batch-size 256 --lr 1e-4 --d-lr 1e-4 --beta1 0.9 \
-        --d-filters 64 --g-7x7-layers 1 --g-7x7-kernel 5          # the tutorial's networks and optimizer
+        --d-filters 64 --d-7x7-layers 0 --g-7x7-layers 1 --g-7x7-kernel 5   # the tutorial's networks and optimizer
     python gan_dcgan.py --generate 64 --to digits.png
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
@@ -28,9 +28,9 @@ D_FILTERS = 80  # discriminator widths: F and 2F filters (the tutorial: F = 64)
 G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
 G_7X7_LAYERS = 2  # stride-1 transposed convolutions at 7×7, each to 2F filters (the tutorial: one)
 G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost ~half of one 5×5; D's width took the rest and more
-D_KERNEL = 5  # D's (the tutorial: 5): a 13-pixel field over its two layers; 3×3 was much worse
-D_7X7_LAYERS = 0  # 3×3 stride-1 convolutions at 7×7 after D's second, each 2F filters with D's batch norm (the tutorial: none)
-D_BATCH_NORM = True  # batch norm on D's second convolution, each call in training mode (the tutorial: False)
+D_KERNEL = 5  # D's strided ones (the tutorial: 5): a 13-pixel field over the two; 3×3 was much worse
+D_7X7_LAYERS = 0  # 3×3 stride-1 convolutions at 7×7 after those, 2F filters each (the tutorial: none); 1 is on trial
+D_BATCH_NORM = True  # batch norm on every D convolution but the first, each call in training mode (the tutorial: False)
 DROPOUT = 0.0  # in the discriminator, training only (the tutorial: 0.3)
 LEAKY_SLOPE = 0.2  # the DCGAN paper's (the tutorial: Keras' default 0.3)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the DCGAN paper (0: Glorot uniform, the tutorial's)
@@ -44,7 +44,7 @@ GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 # ------------------------------------------------------------------------------ the two networks
 # G: z100 N(0,1) → fc 7·7·256 (no bias) BN lrelu → dconv128 3s1 BN lrelu → dconv128 3s1 BN lrelu
 #    → dconv64 5s2 BN lrelu → dconv1 5s2 tanh          (the tutorial's G: one dconv128 5s1 at 7×7)
-# D: x28 → conv80 5s2 lrelu.2 → conv160 5s2 BN lrelu.2 → flatten → fc1 logit
+# D: x28 → conv80 5s2 lrelu.2 → conv160 5s2 BN lrelu.2 [→ conv160 3s1 BN lrelu.2, D_7X7_LAYERS times] → flatten → fc1 logit
 #    (the tutorial's D: 64 and 128 filters, no BN, lrelu.3 and dropout .3 after each convolution, Glorot weights)
 
 
@@ -76,7 +76,7 @@ def discriminator(x, hp, dropout_seed):
         h = ops.conv2d(h, 2 * f, k, 2, "conv2", use_bias=not hp.d_batch_norm, stddev=init)
         h = ops.lrelu(ops.batch_norm(h, True, "bn2") if hp.d_batch_norm else h, slope)
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 2), training=True)
-        for i in range(hp.d_7x7_layers):  # named conv2b, conv2c, …: each sees 2 more pixels each way
+        for i in range(hp.d_7x7_layers):  # named conv2b, conv2c, …: each widens D's field by 8 pixels (13 → 21 → 29)
             name = "2" + chr(ord("b") + i)
             h = ops.conv2d(h, 2 * f, 3, 1, "conv" + name, use_bias=not hp.d_batch_norm, stddev=init)
             h = ops.lrelu(ops.batch_norm(h, True, "bn" + name) if hp.d_batch_norm else h, slope)

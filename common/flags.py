@@ -69,7 +69,7 @@ RANGES = {
     "D_KERNEL": kernel_size,
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
     "G_7X7_KERNEL": kernel_at_7x7,
-    "D_7X7_LAYERS": layer_count,
+    "D_7X7_LAYERS": layer_count,  # 0: D's second convolution feeds the logit
 }
 
 

@@ -97,13 +97,17 @@ def test_dcgan_d_7x7_layers_come_after_its_second_convolution_and_feed_the_logit
         "discriminator/conv2c/weights": [3, 3, 96, 96],
         "discriminator/fc/weights": [7 * 7 * 96, 1],
     }
-    graph, *_ = build("gan_dcgan", [*TINY["gan_dcgan"], "--d-7x7-layers", "2"])
+    import gan_dcgan
+
+    graph, _, _, args = build("gan_dcgan", [*TINY["gan_dcgan"], "--d-7x7-layers", "2"])
     norms = _discriminator_ops(graph, "FusedBatchNormV3")
     assert len(norms) == 3 * 3  # bn2, bn2b, bn2c in each of D's three calls
     with graph.as_default():
-        d_names = {v.name for v in ops.trainable_variables("discriminator")}
-    assert {"discriminator/bn2b/gamma:0", "discriminator/bn2c/beta:0"} <= d_names
-    assert not [name for name in d_names if "conv2b/biases" in name or "conv2c/biases" in name]  # BN's beta serves
+        d_vars = {v.name: v for v in ops.trainable_variables("discriminator")}
+        logits = gan_dcgan.discriminator(tf.zeros([2, 28, 28, 1]), args, tf.constant([0, 0], tf.int64))
+        assert tf.gradients(logits, d_vars["discriminator/conv2c/weights:0"])[0] is not None  # the last one feeds the fc
+    assert {"discriminator/bn2b/gamma:0", "discriminator/bn2c/beta:0"} <= set(d_vars)
+    assert not [name for name in d_vars if "conv2b/biases" in name or "conv2c/biases" in name]  # BN's beta serves
 
 
 def test_dcgan_d_7x7_layers_follow_the_tutorials_d_flags():
