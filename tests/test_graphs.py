@@ -134,7 +134,8 @@ def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
     }
 
 
-TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0"]  # the README's D flags
+# the README's D flags
+TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0", "--d-7x7-layers", "0"]
 
 
 def _discriminator_ops(graph, kind):

@@ -31,7 +31,7 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, script, side):
     assert list((out / "logs").glob("events.out.tfevents.*"))
 
 
-TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0"]
+TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0", "--d-7x7-layers", "0"]
 
 
 @pytest.mark.parametrize("script, extra", [("gan_dcgan", []), ("gan_dcgan", TUTORIAL_D), ("gan_cdcgan", [])])
