@@ -55,20 +55,22 @@ def test_dcgan_architecture_matches_the_comment():
         "generator/deconv1b/weights": [3, 3, 128, 128],
         "generator/deconv2/weights": [5, 5, 64, 128],
         "generator/deconv3/weights": [5, 5, 1, 64],
-        "discriminator/conv1/weights": [5, 5, 1, 80],
-        "discriminator/conv2/weights": [5, 5, 80, 160],
-        "discriminator/fc/weights": [7 * 7 * 160, 1],
+        "discriminator/conv1/weights": [5, 5, 1, 64],
+        "discriminator/conv2/weights": [5, 5, 64, 128],
+        "discriminator/conv2b/weights": [3, 3, 128, 128],
+        "discriminator/fc/weights": [7 * 7 * 128, 1],
     }
 
 
 def test_dcgan_kernel_sizes_are_each_networks_own():
-    shapes = weight_shapes("gan_dcgan", ["--g-kernel", "4", "--g-7x7-kernel", "2", "--g-7x7-layers", "1", "--d-kernel", "3"])
+    shapes = weight_shapes("gan_dcgan", ["--g-kernel", "4", "--g-7x7-kernel", "2", "--g-7x7-layers", "1", "--d-kernel", "4"])
     assert {name: shape[:2] for name, shape in shapes.items() if "conv" in name} == {
         "generator/deconv1/weights": [2, 2],
         "generator/deconv2/weights": [4, 4],
         "generator/deconv3/weights": [4, 4],
-        "discriminator/conv1/weights": [3, 3],
-        "discriminator/conv2/weights": [3, 3],
+        "discriminator/conv1/weights": [4, 4],
+        "discriminator/conv2/weights": [4, 4],
+        "discriminator/conv2b/weights": [3, 3],  # D's layers at 7×7 are 3×3 whatever D_KERNEL is
     }
 
 
@@ -145,11 +147,12 @@ def _discriminator_ops(graph, kind):
 def test_dcgan_d_has_batch_norm_in_training_mode_on_each_of_its_three_calls():
     graph, *_ = build("gan_dcgan")
     norms = _discriminator_ops(graph, "FusedBatchNormV3")
-    assert len(norms) == 3  # real, fake, and the fake again after D's update
+    assert len(norms) == 3 * 2  # bn2 and bn2b in each call: real, fake, and the fake again after D's update
     assert all(op.get_attr("is_training") for op in norms)
     with graph.as_default():
-        assert "discriminator/bn2/gamma:0" in {v.name for v in ops.trainable_variables("discriminator")}
-        assert not [v for v in tf.global_variables() if v.name.startswith("discriminator/conv2/biases")]  # BN's beta serves
+        d_names = {v.name for v in ops.trainable_variables("discriminator")}
+        assert {"discriminator/bn2/gamma:0", "discriminator/bn2b/gamma:0"} <= d_names
+        assert not [v for v in tf.global_variables() if "conv2/biases" in v.name or "conv2b/biases" in v.name]  # BN's beta serves
     assert not _discriminator_ops(graph, "StatelessRandomUniformV2")  # DROPOUT = 0: no masks drawn
 
 
