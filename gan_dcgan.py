@@ -24,7 +24,7 @@ BETA2 = 0.999  # Adam's default, as in the paper and the tutorial; 0.9 starts fa
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Salimans et al. 2016) was worse here
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
-D_FILTERS = 64  # discriminator widths: F, then 2F (the tutorial: F = 64); 80 without D's 7×7 layer was behind
+D_FILTERS = 64  # discriminator widths: F, then 2F (the tutorial: F = 64); 80 without the layer below was behind it
 G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
 G_7X7_LAYERS = 2  # stride-1 transposed convolutions at 7×7, each to 2F filters (the tutorial: one)
 G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost ~half of one 5×5; D's 3rd layer took that and more
