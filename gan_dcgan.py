@@ -15,7 +15,7 @@ from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
-EPOCHS = 60  # evaluate.py's FD: 10.3 at epoch 19, 8.4 at 30 (docs/results.md); ~1–2 s an epoch on a GPU
+EPOCHS = 60  # evaluate.py's FD: 10.3 at epoch 19, 8.4 at 30, 7.1 at 60 (docs/results.md); ~1–2 s an epoch on a GPU
 BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch for the same images
 LR = 8e-4  # G's: 4× the DCGAN paper's 2e-4; 2e-4 → 4e-4 → 8e-4 each better per epoch, 1.6e-3 worse (docs/results.md)
 D_LR = 2e-4  # D's: the DCGAN paper's (the tutorial and the paper: one rate for both; the tutorial's 1e-4)
