@@ -70,17 +70,18 @@ def discriminator(x, hp, dropout_seed):
     run in inference mode, so its moving averages are not kept up to date."""
     f, k, slope, init = hp.d_filters, hp.d_kernel, hp.leaky_slope, hp.init_stddev
     fold = inputs.fold_in
+
+    def block(h, kernel, stride, name, mask):  # 2F filters, batch norm (or a bias), lrelu, dropout mask `mask`
+        h = ops.conv2d(h, 2 * f, kernel, stride, "conv" + name, use_bias=not hp.d_batch_norm, stddev=init)
+        h = ops.lrelu(ops.batch_norm(h, True, "bn" + name) if hp.d_batch_norm else h, slope)
+        return ops.dropout(h, hp.dropout, fold(dropout_seed, mask), training=True)
+
     with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
-        h = ops.lrelu(ops.conv2d(x, f, k, 2, "conv1", stddev=init), slope)
+        h = ops.lrelu(ops.conv2d(x, f, k, 2, "conv1", stddev=init), slope)  # no batch norm on D's input layer
         h = ops.dropout(h, hp.dropout, fold(dropout_seed, 1), training=True)
-        h = ops.conv2d(h, 2 * f, k, 2, "conv2", use_bias=not hp.d_batch_norm, stddev=init)
-        h = ops.lrelu(ops.batch_norm(h, True, "bn2") if hp.d_batch_norm else h, slope)
-        h = ops.dropout(h, hp.dropout, fold(dropout_seed, 2), training=True)
+        h = block(h, k, 2, "2", mask=2)
         for i in range(hp.d_7x7_layers):  # named conv2b, conv2c, …: each widens D's field by 8 pixels (13 → 21 → 29)
-            name = "2" + chr(ord("b") + i)
-            h = ops.conv2d(h, 2 * f, 3, 1, "conv" + name, use_bias=not hp.d_batch_norm, stddev=init)
-            h = ops.lrelu(ops.batch_norm(h, True, "bn" + name) if hp.d_batch_norm else h, slope)
-            h = ops.dropout(h, hp.dropout, fold(dropout_seed, 3 + i), training=True)
+            h = block(h, 3, 1, "2" + chr(ord("b") + i), mask=3 + i)
         return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc", stddev=init)
 
 
