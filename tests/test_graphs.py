@@ -55,10 +55,11 @@ def test_dcgan_architecture_matches_the_comment():
         "generator/deconv1b/weights": [3, 3, 128, 128],
         "generator/deconv2/weights": [5, 5, 64, 128],
         "generator/deconv3/weights": [5, 5, 1, 64],
-        "discriminator/conv1/weights": [5, 5, 1, 64],
-        "discriminator/conv2/weights": [5, 5, 64, 128],
-        "discriminator/conv2b/weights": [3, 3, 128, 128],
-        "discriminator/fc/weights": [7 * 7 * 128, 1],
+        "discriminator/conv1/weights": [5, 5, 1, 48],
+        "discriminator/conv2/weights": [5, 5, 48, 96],
+        "discriminator/conv2b/weights": [3, 3, 96, 96],
+        "discriminator/conv2c/weights": [3, 3, 96, 96],
+        "discriminator/fc/weights": [7 * 7 * 96, 1],
     }
 
 
@@ -71,6 +72,7 @@ def test_dcgan_kernel_sizes_are_each_networks_own():
         "discriminator/conv1/weights": [4, 4],
         "discriminator/conv2/weights": [4, 4],
         "discriminator/conv2b/weights": [3, 3],  # D's layers at 7×7 are 3×3 whatever D_KERNEL is
+        "discriminator/conv2c/weights": [3, 3],
     }
 
 
@@ -91,25 +93,26 @@ def test_dcgan_g_7x7_layers_have_their_own_kernel_and_count():
 
 
 def test_dcgan_d_7x7_layers_come_after_its_second_convolution_and_feed_the_logit():
-    shapes = weight_shapes("gan_dcgan", ["--d-7x7-layers", "2", "--d-filters", "48", "--d-kernel", "4"])
+    shapes = weight_shapes("gan_dcgan", ["--d-7x7-layers", "3", "--d-filters", "40", "--d-kernel", "4"])
     assert {name: shape for name, shape in shapes.items() if name.startswith("discriminator")} == {
-        "discriminator/conv1/weights": [4, 4, 1, 48],
-        "discriminator/conv2/weights": [4, 4, 48, 96],
-        "discriminator/conv2b/weights": [3, 3, 96, 96],  # 3×3 whatever D_KERNEL is
-        "discriminator/conv2c/weights": [3, 3, 96, 96],
-        "discriminator/fc/weights": [7 * 7 * 96, 1],
+        "discriminator/conv1/weights": [4, 4, 1, 40],
+        "discriminator/conv2/weights": [4, 4, 40, 80],
+        "discriminator/conv2b/weights": [3, 3, 80, 80],  # 3×3 whatever D_KERNEL is
+        "discriminator/conv2c/weights": [3, 3, 80, 80],
+        "discriminator/conv2d/weights": [3, 3, 80, 80],
+        "discriminator/fc/weights": [7 * 7 * 80, 1],
     }
     import gan_dcgan
 
-    graph, _, _, args = build("gan_dcgan", [*TINY["gan_dcgan"], "--d-7x7-layers", "2"])
+    graph, _, _, args = build("gan_dcgan", [*TINY["gan_dcgan"], "--d-7x7-layers", "3"])
     norms = _discriminator_ops(graph, "FusedBatchNormV3")
-    assert len(norms) == 3 * 3  # bn2, bn2b, bn2c in each of D's three calls
+    assert len(norms) == 3 * 4  # bn2, bn2b, bn2c, bn2d in each of D's three calls
     with graph.as_default():
         d_vars = {v.name: v for v in ops.trainable_variables("discriminator")}
         logits = gan_dcgan.discriminator(tf.zeros([2, 28, 28, 1]), args, tf.constant([0, 0], tf.int64))
-        assert tf.gradients(logits, d_vars["discriminator/conv2c/weights:0"])[0] is not None  # the last one feeds the fc
-    assert {"discriminator/bn2b/gamma:0", "discriminator/bn2c/beta:0"} <= set(d_vars)
-    assert not [name for name in d_vars if "conv2b/biases" in name or "conv2c/biases" in name]  # BN's beta serves
+        assert tf.gradients(logits, d_vars["discriminator/conv2d/weights:0"])[0] is not None  # the last one feeds the fc
+    assert {"discriminator/bn2b/gamma:0", "discriminator/bn2d/beta:0"} <= set(d_vars)
+    assert not [name for name in d_vars if name.startswith("discriminator/conv2") and "biases" in name]  # BN's beta serves
 
 
 def test_dcgan_d_7x7_layers_follow_the_tutorials_d_flags():
@@ -147,12 +150,12 @@ def _discriminator_ops(graph, kind):
 def test_dcgan_d_has_batch_norm_in_training_mode_on_each_of_its_three_calls():
     graph, *_ = build("gan_dcgan")
     norms = _discriminator_ops(graph, "FusedBatchNormV3")
-    assert len(norms) == 3 * 2  # bn2 and bn2b in each call: real, fake, and the fake again after D's update
+    assert len(norms) == 3 * 3  # bn2, bn2b, bn2c in each call: real, fake, and the fake again after D's update
     assert all(op.get_attr("is_training") for op in norms)
     with graph.as_default():
         d_names = {v.name for v in ops.trainable_variables("discriminator")}
-        assert {"discriminator/bn2/gamma:0", "discriminator/bn2b/gamma:0"} <= d_names
-        assert not [v for v in tf.global_variables() if "conv2/biases" in v.name or "conv2b/biases" in v.name]  # BN's beta serves
+        assert {"discriminator/bn2/gamma:0", "discriminator/bn2b/gamma:0", "discriminator/bn2c/gamma:0"} <= d_names
+        assert not [v for v in tf.global_variables() if v.name.startswith("discriminator/conv2") and "biases" in v.name]  # BN's beta serves
     assert not _discriminator_ops(graph, "StatelessRandomUniformV2")  # DROPOUT = 0: no masks drawn
 
 
