@@ -155,7 +155,8 @@ def test_dcgan_d_has_batch_norm_in_training_mode_on_each_of_its_three_calls():
     with graph.as_default():
         d_names = {v.name for v in ops.trainable_variables("discriminator")}
         assert {"discriminator/bn2/gamma:0", "discriminator/bn2b/gamma:0", "discriminator/bn2c/gamma:0"} <= d_names
-        assert not [v for v in tf.global_variables() if v.name.startswith("discriminator/conv2") and "biases" in v.name]  # BN's beta serves
+        conv_biases = [v for v in tf.global_variables() if v.name.startswith("discriminator/conv2") and "biases" in v.name]
+        assert not conv_biases  # BN's beta serves
     assert not _discriminator_ops(graph, "StatelessRandomUniformV2")  # DROPOUT = 0: no masks drawn
 
 
