@@ -27,7 +27,7 @@ G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the t
 D_FILTERS = 48  # discriminator widths: F, then 2F (the tutorial: F = 64); 64 was no better, at 1.35× the time an epoch
 G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
 G_7X7_LAYERS = 2  # stride-1 transposed convolutions at 7×7, each to 2F filters (the tutorial: one)
-G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost ~half of one 5×5; D's 3rd layer took that and more
+G_7X7_KERNEL = 3  # their kernels (the tutorial: 5): two 3×3 layers cost ~half of one 5×5; D's added layers take most of that
 D_KERNEL = 5  # D's strided ones (the tutorial: 5): a 13-pixel field over the two; 3×3 was much worse
 D_7X7_LAYERS = 2  # 3×3 stride-1 convolutions at 7×7 after those, 2F filters (the tutorial: none); the largest gains tried
 D_BATCH_NORM = True  # batch norm on every D convolution but the first, each call in training mode (the tutorial: False)
