@@ -23,6 +23,8 @@ BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two player
 BETA2 = 0.999  # Adam's default, as in the paper and the tutorial; 0.9 starts faster, is even by epoch 5
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Salimans et al. 2016) was worse here
 Z_DIM = 100
+Z_MODES = 0  # z from a mixture of this many unit Gaussians (0: one N(0, I), the paper's): see noise()
+Z_MODE_DISTANCE = 3.0  # each mode's centre: this far out on its own axis of z (the centres 4.2 apart)
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 48  # discriminator widths: F, then 2F (the tutorial: F = 64); 64 was no better, at 1.35× the time an epoch
 G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
@@ -87,7 +89,14 @@ def discriminator(x, hp, dropout_seed):
 
 
 def noise(count, seed, hp):
-    return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
+    """N(0, I), or with Z_MODES a mixture: mode k (drawn uniformly) shifts axis k of z by
+    Z_MODE_DISTANCE. A G fed one connected blob of noise must map some of it between the digits it
+    draws (Khayatkhoei et al. 2018); separate blobs let it draw them apart. No labels are involved."""
+    z = tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
+    if not hp.z_modes:
+        return z
+    mode = tf2.random.stateless_uniform(tf.stack([count]), inputs.fold_in(seed, 1), maxval=hp.z_modes, dtype=tf.int32)
+    return z + hp.z_mode_distance * tf.one_hot(mode, hp.z_dim)
 
 
 def sample(hp, count, seed, labels, training=False):

@@ -70,6 +70,7 @@ RANGES = {
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
     "G_7X7_KERNEL": kernel_at_7x7,
     "D_7X7_LAYERS": layer_count,  # 0: D's second convolution feeds the logit
+    "Z_MODES": nonnegative_int,  # 0: one Gaussian
 }
 
 
@@ -204,6 +205,8 @@ def parse(description, hparams, argv=None, conditional=False):
         parser.error("--steps-per-run goes with training; --generate runs no training steps")
     if args.checkpoint is not None and args.generate is None:
         parser.error("--checkpoint goes with --generate N (training always resumes from the latest checkpoint)")
+    if getattr(args, "z_modes", 0) > getattr(args, "z_dim", 0):
+        parser.error(f"--z-modes {args.z_modes}: each mode shifts its own axis of z, so at most --z-dim ({args.z_dim}) modes")
     args.checkpoint = args.checkpoint or "latest"
     if args.to is not None:
         if args.generate is None:

@@ -34,6 +34,8 @@ ADDED_LATER = {
     "g_7x7_layers": (("gan_dcgan",), 1),
     "g_7x7_kernel": (("gan_dcgan",), 5),
     "d_7x7_layers": (("gan_dcgan",), 0),
+    "z_modes": (("gan_dcgan",), 0),
+    "z_mode_distance": (("gan_dcgan",), 3.0),
 }
 
 # Flags that do not change what is learned, so they are left out of the run name.

@@ -438,3 +438,32 @@ def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
         wanted = sess.run(batch_mode)
         assert not np.allclose(stale, wanted, atol=1e-4)
         np.testing.assert_allclose(sess.run(measured), wanted, atol=1e-4)
+
+
+def _noise(argv, count=2000):
+    import gan_dcgan
+    from common import flags
+
+    args = flags.parse("test", gan_dcgan.HPARAMS, argv)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        return sess.run(gan_dcgan.noise(count, tf.constant([3, 4], tf.int64), args))
+
+
+def test_dcgan_z_modes_shift_one_axis_each_and_leave_the_gaussian_draw_alone():
+    plain = _noise([])
+    mixed = _noise(["--z-modes", "10", "--z-mode-distance", "3"])
+    shift = mixed - plain  # the same seed draws the same Gaussian part
+    modes = shift.argmax(1)
+    np.testing.assert_allclose(shift, 3.0 * np.eye(100)[modes], atol=1e-6)  # exactly one axis each, among the first ten
+    assert set(modes) == set(range(10))
+    assert np.bincount(modes, minlength=10).min() > 2000 / 10 * 0.75  # drawn uniformly
+
+
+def test_dcgan_z_modes_beyond_z_dim_is_a_one_line_error(capsys):
+    import gan_dcgan
+    from common import flags
+
+    with pytest.raises(SystemExit) as e:
+        flags.parse("test", gan_dcgan.HPARAMS, ["--z-modes", "20", "--z-dim", "16"])
+    assert e.value.code == 2
+    assert "at most --z-dim (16) modes" in capsys.readouterr().err

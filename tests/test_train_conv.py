@@ -112,14 +112,24 @@ def test_bad_label_flags(capsys, argv, words):
     assert words in capsys.readouterr().err
 
 
-def test_a_dcgan_run_recorded_before_the_kernel_beta2_smoothing_and_7x7_constants_resumes(tmp_path, tiny_mnist, capsys):
+def test_a_dcgan_run_recorded_before_the_kernel_beta2_smoothing_7x7_and_z_mode_constants_resumes(tmp_path, tiny_mnist, capsys):
     """config.json without them (written before they were added, 2026-11-22) means the values that reproduce those runs:
     G with one 5×5 layer at 7×7 (and no layer at 7×7 in D), which today's G no longer is, so such a
     run resumes only with those values given."""
     out, before = tmp_path / "run", ["--g-7x7-layers", "1", "--g-7x7-kernel", "5", "--d-7x7-layers", "0"]
     assert run("gan_dcgan", out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", *before) == 0
     config = json.loads((out / "config.json").read_text())
-    for name in ("g_kernel", "d_kernel", "beta2", "label_smoothing", "g_7x7_layers", "g_7x7_kernel", "d_7x7_layers"):
+    for name in (
+        "g_kernel",
+        "d_kernel",
+        "beta2",
+        "label_smoothing",
+        "g_7x7_layers",
+        "g_7x7_kernel",
+        "d_7x7_layers",
+        "z_modes",
+        "z_mode_distance",
+    ):
         del config["hparams"][name]
     (out / "config.json").write_text(json.dumps(config))
     assert run("gan_dcgan", out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "2", *before, "--d-kernel", "3") == 2
