@@ -1,11 +1,12 @@
 """DCGAN on MNIST: a transposed-convolution generator (TensorFlow's DCGAN tutorial's, with two 3×3
 layers at 7×7 where it has one 5×5) and a convolutional discriminator with batch norm (the DCGAN
-paper's, thinner, with two more 3×3 stride-1 layers at 7×7), in TF1 graph mode.
+paper's, thinner, with two more 3×3 stride-1 layers at 7×7), in TF1 graph mode. G's noise comes from
+ten unit Gaussians apart rather than one, so it can draw the digits from separate blobs (see noise()).
 
     python gan_dcgan.py                   # train (resumes if this configuration was trained before)
     python gan_dcgan.py --no-d-batch-norm --dropout 0.3 --leaky-slope 0.3 --init-stddev 0 \
         --batch-size 256 --lr 1e-4 --d-lr 1e-4 --beta1 0.9 \
-        --d-filters 64 --d-7x7-layers 0 --g-7x7-layers 1 --g-7x7-kernel 5   # the tutorial's networks and optimizer
+        --d-filters 64 --d-7x7-layers 0 --g-7x7-layers 1 --g-7x7-kernel 5 --z-modes 0   # the tutorial's networks and optimizer
     python gan_dcgan.py --generate 64 --to digits.png
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
@@ -23,7 +24,7 @@ BETA1 = 0.5  # the DCGAN paper's: a shorter momentum memory keeps the two player
 BETA2 = 0.999  # Adam's default, as in the paper and the tutorial; 0.9 starts faster, is even by epoch 5
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Salimans et al. 2016) was worse here
 Z_DIM = 100
-Z_MODES = 0  # z from a mixture of this many unit Gaussians (0: one N(0, I), the paper's): see noise()
+Z_MODES = 10  # z from a mixture of this many unit Gaussians (0: one N(0, I), the paper's and the tutorial's): see noise()
 Z_MODE_DISTANCE = 3.0  # each mode's centre: this far out on its own axis of z (the centres 4.2 apart)
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 48  # discriminator widths: F, then 2F (the tutorial: F = 64); 64 was no better, at 1.35× the time an epoch
@@ -44,7 +45,7 @@ HPARAMS = flags.hyperparameters(globals())  # every constant above is also a fla
 GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 
 # ------------------------------------------------------------------------------ the two networks
-# G: z100 N(0,1) → fc 7·7·256 (no bias) BN lrelu → dconv128 3s1 BN lrelu → dconv128 3s1 BN lrelu
+# G: z100 (10 unit Gaussians) → fc 7·7·256 (no bias) BN lrelu → dconv128 3s1 BN lrelu → dconv128 3s1 BN lrelu
 #    → dconv64 5s2 BN lrelu → dconv1 5s2 tanh          (the tutorial's G: one dconv128 5s1 at 7×7)
 # D: x28 → conv48 5s2 lrelu.2 → conv96 5s2 BN lrelu.2 → conv96 3s1 BN lrelu.2 → conv96 3s1 BN lrelu.2
 #    → flatten → fc1 logit   (the tutorial's D: 64 / 128 filters and no 3s1 layers, no BN, lrelu.3 and

@@ -206,7 +206,10 @@ def parse(description, hparams, argv=None, conditional=False):
     if args.checkpoint is not None and args.generate is None:
         parser.error("--checkpoint goes with --generate N (training always resumes from the latest checkpoint)")
     if getattr(args, "z_modes", 0) > getattr(args, "z_dim", 0):
-        parser.error(f"--z-modes {args.z_modes}: each mode shifts its own axis of z, so at most --z-dim ({args.z_dim}) modes")
+        parser.error(
+            f"--z-modes {args.z_modes} needs --z-dim ≥ {args.z_modes} (each mode shifts its own axis of z), "
+            f"not {args.z_dim}: raise --z-dim or lower --z-modes (0: one Gaussian)"
+        )
     args.checkpoint = args.checkpoint or "latest"
     if args.to is not None:
         if args.generate is None:

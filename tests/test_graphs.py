@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import REPO, TINY, build_training_graph
 
-from common import gan, history, inputs, ops
+from common import flags, gan, history, inputs, ops
 from common.tfcompat import tf
 
 SCRIPTS = list(TINY)
@@ -126,8 +126,11 @@ def test_dcgan_d_7x7_layers_follow_the_tutorials_d_flags():
 
 def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
     """The README's one set of flags, read from the README itself, gives the TF2 tutorial's layer shapes."""
+    import gan_dcgan
+
     line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--no-d-batch-norm" in line)
     argv = line[line.index("`--") + 1 : line.rindex("`")].split()
+    assert flags.parse("test", gan_dcgan.HPARAMS, argv).z_modes == 0  # the tutorial's noise: one N(0, I)
     assert weight_shapes("gan_dcgan", argv) == {
         "generator/fc/weights": [100, 7 * 7 * 256],
         "generator/deconv1/weights": [5, 5, 128, 256],
@@ -450,7 +453,7 @@ def _noise(argv, count=2000):
 
 
 def test_dcgan_z_modes_shift_one_axis_each_and_leave_the_gaussian_draw_alone():
-    plain = _noise([])
+    plain = _noise(["--z-modes", "0"])
     mixed = _noise(["--z-modes", "10", "--z-mode-distance", "3"])
     shift = mixed - plain  # the same seed draws the same Gaussian part
     modes = shift.argmax(1)
@@ -466,4 +469,5 @@ def test_dcgan_z_modes_beyond_z_dim_is_a_one_line_error(capsys):
     with pytest.raises(SystemExit) as e:
         flags.parse("test", gan_dcgan.HPARAMS, ["--z-modes", "20", "--z-dim", "16"])
     assert e.value.code == 2
-    assert "at most --z-dim (16) modes" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--z-modes 20 needs --z-dim ≥ 20" in err and "not 16" in err, err
