@@ -16,7 +16,7 @@ from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
-EPOCHS = 60  # evaluate.py's FD still falls from 30 to 60 (8.4 → 7.1 with the previous D, docs/results.md); ~1–2 s/epoch on a GPU
+EPOCHS = 60  # evaluate.py's FD still falls from 30 to 60 (8.8 → 7.4, score 9.32 → 9.42 with one Gaussian, docs/results.md); ~1–2 s/epoch on a GPU
 BATCH_SIZE = 128  # the tutorial uses 256; 128 gives twice the updates per epoch for the same images
 LR = 8e-4  # G's: 4× the DCGAN paper's 2e-4; 2e-4 → 4e-4 → 8e-4 each better per epoch, 1.6e-3 worse (docs/results.md)
 D_LR = 2e-4  # D's: the DCGAN paper's (the tutorial and the paper: one rate for both; the tutorial's 1e-4)
