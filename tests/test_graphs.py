@@ -445,7 +445,6 @@ def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
 
 def _noise(argv, count=2000):
     import gan_dcgan
-    from common import flags
 
     args = flags.parse("test", gan_dcgan.HPARAMS, argv)
     with tf.Graph().as_default(), tf.Session() as sess:
@@ -464,7 +463,6 @@ def test_dcgan_z_modes_shift_one_axis_each_and_leave_the_gaussian_draw_alone():
 
 def test_dcgan_z_modes_beyond_z_dim_is_a_one_line_error(capsys):
     import gan_dcgan
-    from common import flags
 
     with pytest.raises(SystemExit) as e:
         flags.parse("test", gan_dcgan.HPARAMS, ["--z-modes", "20", "--z-dim", "16"])
