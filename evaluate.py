@@ -4,6 +4,7 @@ classifier (common/classifier.py) — never by a GAN's own discriminator.
     python evaluate.py outputs/gan_dcgan/latest                 # a table, and metrics.json in the run
     python evaluate.py outputs/gan_dcgan/latest --checkpoint best   # ... metrics-best.json
     python evaluate.py outputs/gan_*/latest --real              # several runs, with the real data's row
+    python evaluate.py outputs/gan_dcgan/latest --z-temperature 0.8   # drawn with another noise stddev
     python evaluate.py --real                                   # the real data alone: the reference
 
 Per run: 10,000 images from the latest checkpoint (balanced over the digits for the conditional
@@ -23,9 +24,10 @@ import numpy as np
 from common import data, errors, files, flags, quality, runs, sampling, session
 
 
-def evaluate_run(run, count, references, which="latest", draw_from="average"):
+def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None):
     """The numbers of one run's latest (or best) checkpoint, also written to its metrics file (not
-    for `draw_from` "g": the same checkpoint drawn by G itself, for comparison, is only printed)."""
+    for `draw_from` "g", the same checkpoint drawn by G itself, nor for another `z_temperature` than
+    the run's: those are comparisons, only printed)."""
     config = runs.read_config(run)
     module = importlib.import_module(config["script"])
     model = module.MODEL
@@ -33,18 +35,22 @@ def evaluate_run(run, count, references, which="latest", draw_from="average"):
     runs.use_run_settings(args, run, model.script)
     if draw_from == "g":
         args.g_average = 0.0  # sample builds G itself, whose weights the checkpoint holds beside the average
+    if z_temperature is not None:
+        args.z_temperature = z_temperature
     key = (config["dataset"], config.get("data_dir"))
     if key not in references:
         references[key] = quality.Reference(*key)
     labels = sampling.balanced_labels(count) if model.conditional else None
     fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which)
+    notes = [" (G itself)"] if draw_from == "g" else []
+    notes += [f" (T {z_temperature:g})"] if z_temperature is not None else []
     row = {
-        "run": f"{model.script}/{run.path.resolve().name}" + (" (G itself)" if draw_from == "g" else ""),
+        "run": f"{model.script}/{run.path.resolve().name}" + "".join(notes),
         "checkpoint": checkpoint,
         "samples": count,
         **references[key].measure(fake, labels),
     }
-    if draw_from == "average":
+    if draw_from == "average" and z_temperature is None:
         files.write_json(run.metrics(which), row)
     return row
 
@@ -83,6 +89,12 @@ def main(argv=None):
         default="average",
         help="the weight average of G (as the scripts draw, the default), or G itself on the same checkpoint (printed only)",
     )
+    parser.add_argument(
+        "--z-temperature",
+        type=flags.positive_float,
+        metavar="T",
+        help="draw a DCGAN run's noise with this stddev instead of the run's Z_TEMPERATURE (printed only)",
+    )
     parser.add_argument("--deterministic", action="store_true", help="deterministic GPU kernels, as in training (slower)")
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
@@ -98,11 +110,15 @@ def main(argv=None):
     references, rows = {}, []
     floor = None
     with errors.exit_codes("evaluate.py"):
-        if args.draw_from == "average":
+        if args.draw_from == "average" and args.z_temperature is None:
             for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
                 runs.check_writable(run.path)
+        for run in folders if args.z_temperature is not None else ():  # found before any run is evaluated
+            script = runs.read_config(run)["script"]
+            if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
+                raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
         for run in folders:
-            rows.append(evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from))
+            rows.append(evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, args.z_temperature))
         if args.real:
             keys = sorted(references) or [(args.dataset, None)]
             for key in keys:

@@ -26,6 +26,7 @@ LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Sal
 Z_DIM = 100
 Z_MODES = 10  # z from a mixture of this many unit Gaussians (0: one N(0, I), the paper's and the tutorial's): see noise()
 Z_MODE_DISTANCE = 3.0  # each mode's centre: this far out on its own axis of z (the centres 4.2 apart)
+Z_TEMPERATURE = 1.0  # samples (grids, evaluation, --generate) draw z's Gaussians with this stddev; training: 1
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 48  # discriminator widths: F, then 2F (the tutorial: F = 64); 64 was no better, at 1.35× the time an epoch
 G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
@@ -89,15 +90,15 @@ def discriminator(x, hp, dropout_seed):
         return ops.dense(tf.reshape(h, [-1, 7 * 7 * 2 * f]), 1, "fc", stddev=init)
 
 
-def noise(count, seed, hp):
-    """N(0, I), or with Z_MODES a mixture: mode k (drawn uniformly) shifts axis k of z by
+def noise(count, seed, hp, stddev=1.0):
+    """N(0, stddev² I), or with Z_MODES a mixture: mode k (drawn uniformly) shifts axis k of z by
     Z_MODE_DISTANCE. A G fed one connected blob of noise must map some of it between the digits it
     draws (Khayatkhoei et al. 2018); separate blobs let it draw them apart. No labels are involved."""
-    z = tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
+    z = tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed, stddev=stddev)
     if not hp.z_modes:
         return z
     mode = tf2.random.stateless_uniform(tf.stack([count]), inputs.fold_in(seed, 1), maxval=hp.z_modes, dtype=tf.int32)
-    return z + hp.z_mode_distance * tf.one_hot(mode, hp.z_dim)
+    return z + tf.one_hot(mode, hp.z_dim, on_value=hp.z_mode_distance)
 
 
 def sample(hp, count, seed, labels, training=False):
@@ -105,7 +106,7 @@ def sample(hp, count, seed, labels, training=False):
     in inference mode: grids, evaluation and `--generate`. (Not conditional: `labels` are ignored.
     `training` measures the average's batch statistics: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp), hp, training)
+        return generator(noise(count, seed, hp, 1.0 if training else hp.z_temperature), hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step

@@ -9,6 +9,7 @@ line naming the range, exit code 2).
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from common.data import DATASETS
@@ -131,12 +132,29 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def flag_of(name):
+    """`BATCH_SIZE` (or `batch_size`) -> `--batch-size`."""
+    return "--" + name.lower().replace("_", "-")
+
+
+def given_on_command_line(hparams, argv):
+    """The hyperparameters (lowercase) that `argv` names, as opposed to those left at their defaults:
+    `--generate` lets a sampling-only one override the run's recorded value (runs.SAMPLING_ONLY)."""
+    given = set()
+    for name in hparams:
+        flag = flag_of(name)
+        names = (flag, "--no-" + flag[2:])
+        if any(a in names or a.startswith(flag + "=") for a in argv):
+            given.add(name.lower())
+    return given
+
+
 def build_parser(description, hparams, conditional=False):
     # No abbreviations: `--label` must never quietly mean `--label-smoothing`.
     parser = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     group = parser.add_argument_group("hyperparameters (defaults: the constants at the top of the script)")
     for name, default in hparams.items():
-        flag = "--" + name.lower().replace("_", "-")
+        flag = flag_of(name)
         if isinstance(default, bool):
             group.add_argument(flag, default=default, action=argparse.BooleanOptionalAction, help=f"{name} = {default}")
         else:
@@ -193,6 +211,7 @@ def build_parser(description, hparams, conditional=False):
 def parse(description, hparams, argv=None, conditional=False):
     """Parse flags into one namespace: every hyperparameter (lowercase) plus the run flags, and
     `hparams`, the dict of hyperparameter values as they are for this run."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser(description, hparams, conditional)
     args = parser.parse_args(argv)
     if not conditional and args.label is not None:
@@ -219,6 +238,7 @@ def parse(description, hparams, argv=None, conditional=False):
         if args.to.suffix.lower() not in (".npz", ".png"):
             parser.error(f"--to {args.to}: unknown extension {args.to.suffix or '(none)'}; use .npz or .png")
     args.hparams = {name.lower(): getattr(args, name.lower()) for name in hparams}
+    args.given = given_on_command_line(hparams, argv)
     return args
 
 

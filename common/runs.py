@@ -36,10 +36,16 @@ ADDED_LATER = {
     "d_7x7_layers": (("gan_dcgan",), 0),
     "z_modes": (("gan_dcgan",), 0),
     "z_mode_distance": (("gan_dcgan",), 3.0),
+    "z_temperature": (("gan_dcgan",), 1.0),
 }
 
+# Settings that change only how a trained G is drawn, not what it learns. Changing one needs no new run:
+# `--generate` with the flag given draws with it instead of the run's recorded value, and evaluate.py
+# takes it as an option.
+SAMPLING_ONLY = {"z_temperature"}
+
 # Flags that do not change what is learned, so they are left out of the run name.
-NOT_IN_RUN_NAME = {"epochs"}
+NOT_IN_RUN_NAME = {"epochs"} | SAMPLING_ONLY
 
 
 class RunFolder:
@@ -266,7 +272,8 @@ def check_same_run(run, args):
 
 def use_run_settings(args, run, script):
     """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
-    evaluated) after the constants at the top of the script were edited for the next experiment."""
+    evaluated) after the constants at the top of the script were edited for the next experiment. A
+    sampling-only setting given on the command line (`args.given`) keeps the command's value."""
     config = read_config(run)
     if not config["hparams"]:  # no config.json (lost): the command's own settings, checked by the checkpoint
         return
@@ -282,6 +289,8 @@ def use_run_settings(args, run, script):
                 f"{run.config} says {name} = {value!r}, which this script cannot use ({e}); restore it from a copy: "
                 "it records the run's settings"
             ) from None
+        if name in SAMPLING_ONLY and name in getattr(args, "given", ()):
+            continue
         setattr(args, name, value)
         args.hparams[name] = value
 

@@ -1,11 +1,13 @@
 """gan_dcgan.py --generate: images from a trained DCGAN run as .npz and as a .png grid."""
 
+import json
+
 import numpy as np
-from helpers import TINY_CONV, run_main
+from helpers import TINY_CONV, max_abs_diff, run_main, weights
 from PIL import Image
 
 import gan_dcgan
-from common import images
+from common import flags, images, runs
 
 
 def test_generate_npz_and_png(tmp_path, tiny_mnist):
@@ -28,3 +30,30 @@ def test_generate_npz_and_png(tmp_path, tiny_mnist):
         assert im.size == (4 * (28 + images.PAD) + images.PAD,) * 2  # the smallest square grid for 10
     ten = np.load(tmp_path / "ten.npz")["images"]
     np.testing.assert_array_equal(images.read_png(tmp_path / "ten.png"), images.grid(ten))
+
+
+def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path, tiny_mnist):
+    """Z_TEMPERATURE is a sampling setting: two runs that differ only in it train bit for bit alike
+    and share a run name, while their grids differ; `--generate` draws with the run's recorded value
+    unless the flag is given, and a finished run is resumed with another value, not refused."""
+    argv = [*TINY_CONV, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3"]
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    assert run_main(gan_dcgan, [*argv, "--out-dir", warm]) == 0
+    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--z-temperature", "0.5"]) == 0
+    assert max_abs_diff(weights(warm), weights(cold)) == 0
+    grid = "samples/epoch_0001.png"
+    assert not np.array_equal(images.read_png(warm / grid), images.read_png(cold / grid))
+    names = {runs.run_name(flags.parse("t", gan_dcgan.HPARAMS, [*argv, "--z-temperature", t])) for t in ("1", "0.5")}
+    assert len(names) == 1
+
+    def drawn(run, *extra):
+        to = tmp_path / "drawn.npz"
+        assert run_main(gan_dcgan, ["--out-dir", run, "--generate", "20", "--to", to, *extra]) == 0
+        return np.load(to)["images"]
+
+    assert np.array_equal(drawn(cold), drawn(warm, "--z-temperature", "0.5"))  # the flag, over the run's 1.0
+    assert np.array_equal(drawn(warm), drawn(cold, "--z-temperature=1"))
+    assert not np.array_equal(drawn(warm), drawn(cold))
+
+    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "2"]) == 0  # resumed at 1.0, not refused
+    assert json.loads((cold / "config.json").read_text())["hparams"]["z_temperature"] == 1.0

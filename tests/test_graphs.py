@@ -443,12 +443,12 @@ def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
         np.testing.assert_allclose(sess.run(measured), wanted, atol=1e-4)
 
 
-def _noise(argv, count=2000):
+def _noise(argv, count=2000, stddev=1.0):
     import gan_dcgan
 
     args = flags.parse("test", gan_dcgan.HPARAMS, argv)
     with tf.Graph().as_default(), tf.Session() as sess:
-        return sess.run(gan_dcgan.noise(count, tf.constant([3, 4], tf.int64), args))
+        return sess.run(gan_dcgan.noise(count, tf.constant([3, 4], tf.int64), args, stddev))
 
 
 def test_dcgan_z_modes_shift_one_axis_each_and_leave_the_gaussian_draw_alone():
@@ -459,6 +459,13 @@ def test_dcgan_z_modes_shift_one_axis_each_and_leave_the_gaussian_draw_alone():
     np.testing.assert_allclose(shift, 3.0 * np.eye(100)[modes], atol=1e-6)  # exactly one axis each, among the first ten
     assert set(modes) == set(range(10))
     assert np.bincount(modes, minlength=10).min() > 2000 / 10 * 0.75  # drawn uniformly
+
+
+def test_dcgan_z_temperature_scales_the_gaussians_and_leaves_the_modes_where_they_are():
+    mixed = ["--z-modes", "10", "--z-mode-distance", "3"]
+    plain, modes = _noise(["--z-modes", "0"]), _noise(mixed) - _noise(["--z-modes", "0"])
+    colder = _noise(mixed, stddev=0.5)
+    np.testing.assert_allclose(colder - modes, 0.5 * plain, atol=1e-6)  # the same draw, each mode's centre kept
 
 
 def test_dcgan_z_modes_beyond_z_dim_is_a_one_line_error(capsys):
