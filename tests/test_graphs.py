@@ -130,7 +130,8 @@ def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
 
     line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--no-d-batch-norm" in line)
     argv = line[line.index("`--") + 1 : line.rindex("`")].split()
-    assert flags.parse("test", gan_dcgan.HPARAMS, argv).z_modes == 0  # the tutorial's noise: one N(0, I)
+    tutorial = flags.parse("test", gan_dcgan.HPARAMS, argv)
+    assert tutorial.z_modes == 0 and tutorial.z_temperature == 1.0  # the tutorial's noise: one N(0, I), drawn so
     assert weight_shapes("gan_dcgan", argv) == {
         "generator/fc/weights": [100, 7 * 7 * 256],
         "generator/deconv1/weights": [5, 5, 128, 256],
@@ -424,9 +425,10 @@ def test_weight_average_follows_g_with_the_warmed_up_decay(script, decay):
 
 @pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
 def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
-    """After `refresh`, inference mode on the measuring noise reproduces batch-statistics mode there."""
+    """After `refresh`, inference mode on the measuring noise reproduces batch-statistics mode there
+    (for the DCGAN drawn at temperature 1, the noise the statistics are measured on)."""
     module = importlib.import_module(script)
-    graph, model, init, args = build(script)
+    graph, model, init, args = build(script, [*TINY[script], *(["--z-temperature", "1"] if script == "gan_dcgan" else [])])
     with graph.as_default():
         seed = inputs.stream_seed(args.seed, inputs.Stream.BN_STATS, 0)
         labels = inputs.balanced_digits(gan.STATS_SAMPLES)
@@ -476,3 +478,21 @@ def test_dcgan_z_modes_beyond_z_dim_is_a_one_line_error(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--z-modes 20 needs --z-dim ≥ 20" in err and "not 16" in err, err
+
+
+def test_dcgan_measures_the_batch_statistics_at_temperature_1_and_draws_at_its_own():
+    import gan_dcgan
+
+    graph, model, init, args = build("gan_dcgan")
+    colder = flags.parse("test", gan_dcgan.HPARAMS, [*TINY["gan_dcgan"], "--z-temperature", "0.5"])
+    assert args.z_temperature == 0.9  # the default: a little colder than training
+    with graph.as_default():
+        seed = inputs.stream_seed(args.seed, inputs.Stream.BN_STATS, 0)
+        draws = [gan_dcgan.sample(hp, 500, seed, None, training) for hp in (args, colder) for training in (True, False)]
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        sess.run(model.train_op)
+        sess.run(model.refresh)
+        measuring, drawn, measuring_cold, drawn_cold = sess.run(draws)
+    np.testing.assert_array_equal(measuring, measuring_cold)  # the refresh's noise ignores the temperature
+    assert not np.allclose(drawn, drawn_cold, atol=1e-3)
