@@ -108,10 +108,11 @@ def sample(hp, count, seed, labels, training=False):
     `training` measures the average's batch statistics: see gan.average_generator.)
 
     The noise is drawn a little colder than in training (Z_TEMPERATURE, the gentle form of the
-    truncation trick: Kingma & Dhariwal 2018, Brock et al. 2019): the rim of each Gaussian is where G
-    has seen the fewest samples and draws the most doubtful digits. 0.9 gives cleaner digits at almost
-    no cost in variety (docs/results.md); `--z-temperature 1` draws exactly as training does. The batch
-    statistics are measured at 1, so they normalise the distribution G was trained on."""
+    truncation trick: Kingma & Dhariwal 2018, Brock et al. 2019): z pulled toward its mode's centre
+    varies less along every direction G reads, so G draws the mode's more typical digits and fewer odd
+    strokes. 0.9 gives cleaner digits for a little variety (docs/results.md); `--z-temperature 1` draws
+    exactly as training does. The batch statistics are measured at 1, so they normalise the
+    distribution G was trained on."""
     with ops.averaged(hp.g_average > 0):
         return generator(noise(count, seed, hp, 1.0 if training else hp.z_temperature), hp, training)
 

@@ -138,8 +138,8 @@ def flag_of(name):
 
 
 def given_on_command_line(hparams, argv):
-    """The hyperparameters (lowercase) that `argv` names, as opposed to those left at their defaults:
-    `--generate` lets a sampling-only one override the run's recorded value (runs.SAMPLING_ONLY)."""
+    """The hyperparameters (lowercase) whose flags appear in `argv`, even with their default values:
+    given so, a sampling-only one overrides a run's recorded value (see runs.SAMPLING_ONLY)."""
     given = set()
     for name in hparams:
         flag = flag_of(name)

@@ -23,7 +23,7 @@ SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 
 # Hyperparameters added after the first runs were recorded: the scripts that have them, and what
 # reproduces a run whose config.json predates them (a value, or the name of the setting it copied then).
-# Such a run still loads, and resuming it with other settings is refused.
+# Such a run still loads, and resuming it with other settings is refused (sampling-only ones aside).
 ADDED_LATER = {
     "g_average": (SCRIPTS, 0.0),
     "d_lr": (("gan_dcgan",), "lr"),
@@ -40,8 +40,8 @@ ADDED_LATER = {
 }
 
 # Settings that change only how a trained G is drawn, not what it learns. Changing one needs no new run:
-# `--generate` with the flag given draws with it instead of the run's recorded value, and evaluate.py
-# takes it as an option.
+# a run keeps its recorded value (training when resumed too: its history stays comparable from epoch to
+# epoch) unless the command line gives the flag, and evaluate.py has its own `--z-temperature`.
 SAMPLING_ONLY = {"z_temperature"}
 
 # Flags that do not change what is learned, so they are left out of the run name.
@@ -268,6 +268,16 @@ def check_same_run(run, args):
             f"{run.path} holds a run with other settings ({'; '.join(diffs)}); pass --fresh to start it over, "
             "or leave out --out-dir to get a folder of its own"
         )
+
+
+def keep_sampling_settings(args, run):
+    """Resume a run with the sampling-only settings it recorded (or, predating them, the values that
+    reproduce its draws), unless the command line gives them (`args.given`): the grids, the history's
+    score and FD, and the best checkpoint then go on being drawn as before."""
+    recorded = read_config(run)["hparams"]
+    for name in SAMPLING_ONLY & recorded.keys() - args.given:
+        setattr(args, name, recorded[name])
+        args.hparams[name] = recorded[name]
 
 
 def use_run_settings(args, run, script):

@@ -34,8 +34,8 @@ def test_generate_npz_and_png(tmp_path, tiny_mnist):
 
 def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path, tiny_mnist):
     """Z_TEMPERATURE is a sampling setting: two runs that differ only in it train bit for bit alike
-    and share a run name, while their grids differ; `--generate` draws with the run's recorded value
-    unless the flag is given, and a finished run is resumed with another value, not refused."""
+    and share a run name, while their grids differ. `--generate` and a resumed training draw with the
+    run's recorded value unless the flag is given, and resuming with another value is not refused."""
     argv = [*TINY_CONV, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3"]
     warm, cold = tmp_path / "warm", tmp_path / "cold"
     assert run_main(gan_dcgan, [*argv, "--out-dir", warm, "--z-temperature", "1"]) == 0
@@ -55,5 +55,10 @@ def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path
     assert np.array_equal(drawn(warm), drawn(cold, "--z-temperature=1"))
     assert not np.array_equal(drawn(warm), drawn(cold))
 
-    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "2", "--z-temperature", "1"]) == 0  # not refused
-    assert json.loads((cold / "config.json").read_text())["hparams"]["z_temperature"] == 1.0
+    def recorded(run):
+        return json.loads((run / "config.json").read_text())["hparams"]["z_temperature"]
+
+    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "2"]) == 0  # resumed at its own 0.5
+    assert recorded(cold) == 0.5 and np.array_equal(drawn(cold), drawn(cold, "--z-temperature", "0.5"))
+    assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "3", "--z-temperature", "1"]) == 0  # not refused
+    assert recorded(cold) == 1.0
