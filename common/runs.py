@@ -270,11 +270,11 @@ def check_same_run(run, args):
         )
 
 
-def keep_sampling_settings(args, run):
-    """Resume a run with the sampling-only settings it recorded (or, predating them, the values that
-    reproduce its draws), unless the command line gives them (`args.given`): the grids, the history's
-    score and FD, and the best checkpoint then go on being drawn as before."""
-    recorded = read_config(run)["hparams"]
+def keep_sampling_settings(args, recorded):
+    """Give `args` the sampling-only settings of a run's `recorded` hparams (or, predating them, the
+    values that reproduce its draws), unless the command line gives them (`args.given`). A resumed run
+    so goes on drawing its grids, history and best checkpoint as before, and `--generate` draws as the
+    run did unless told otherwise."""
     for name in SAMPLING_ONLY & recorded.keys() - args.given:
         setattr(args, name, recorded[name])
         args.hparams[name] = recorded[name]
@@ -282,8 +282,8 @@ def keep_sampling_settings(args, run):
 
 def use_run_settings(args, run, script):
     """Give `args` the hyperparameters stored in the run's config.json, so a run can be sampled (or
-    evaluated) after the constants at the top of the script were edited for the next experiment. A
-    sampling-only setting given on the command line (`args.given`) keeps the command's value."""
+    evaluated) after the constants at the top of the script were edited for the next experiment
+    (the sampling-only ones as keep_sampling_settings says)."""
     config = read_config(run)
     if not config["hparams"]:  # no config.json (lost): the command's own settings, checked by the checkpoint
         return
@@ -299,10 +299,10 @@ def use_run_settings(args, run, script):
                 f"{run.config} says {name} = {value!r}, which this script cannot use ({e}); restore it from a copy: "
                 "it records the run's settings"
             ) from None
-        if name in SAMPLING_ONLY and name in getattr(args, "given", ()):
-            continue
-        setattr(args, name, value)
-        args.hparams[name] = value
+        if name not in SAMPLING_ONLY:
+            setattr(args, name, value)
+            args.hparams[name] = value
+    keep_sampling_settings(args, config["hparams"])
 
 
 class Lock:
