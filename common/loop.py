@@ -100,7 +100,7 @@ def train(args, model):
             run.start_over(checkpoints.holds_our_networks(run.checkpoints))
         prepare_folder(run, run.checkpoints, run.samples)
         runs.check_same_run(run, args)
-        runs.keep_sampling_settings(args, runs.read_config(run)["hparams"])
+        runs.keep_sampling_settings(args, run)
         train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)
         del raw_images, raw_labels
         built = build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)

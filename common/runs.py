@@ -270,14 +270,29 @@ def check_same_run(run, args):
         )
 
 
-def keep_sampling_settings(args, recorded):
-    """Give `args` the sampling-only settings of a run's `recorded` hparams (or, predating them, the
-    values that reproduce its draws), unless the command line gives them (`args.given`). A resumed run
-    so goes on drawing its grids, history and best checkpoint as before, and `--generate` draws as the
-    run did unless told otherwise."""
+def keep_sampling_settings(args, run):
+    """Give `args` the sampling-only settings recorded in the run's config.json (or, predating them,
+    the values that reproduce its draws), unless the command line gives them (`args.given`). A resumed
+    run so goes on drawing its grids, history and best checkpoint as before, and `--generate` draws as
+    the run did unless told otherwise."""
+    recorded = read_config(run)["hparams"]
     for name in SAMPLING_ONLY & recorded.keys() - args.given:
+        check_recorded(run, name, recorded[name], args)  # a damaged value is named now, not as a NaN grid
         setattr(args, name, recorded[name])
         args.hparams[name] = recorded[name]
+
+
+def check_recorded(run, name, value, args):
+    """Refuse a setting read back from the run's config.json that this script could not have been given."""
+    try:
+        if name not in args.hparams:
+            raise ValueError("not a setting of this script")
+        flags.check_value(name, value, args.hparams[name])
+    except ValueError as e:
+        raise UsageError(
+            f"{run.config} says {name} = {value!r}, which this script cannot use ({e}); restore it from a copy: "
+            "it records the run's settings"
+        ) from None
 
 
 def use_run_settings(args, run, script):
@@ -290,19 +305,11 @@ def use_run_settings(args, run, script):
     if config["script"] != script:
         raise UsageError(f"{run.path} is a run of {config['script']}.py, not of {script}.py; run python {config['script']}.py")
     for name, value in config["hparams"].items():
-        try:
-            if name not in args.hparams:
-                raise ValueError("not a setting of this script")
-            flags.check_value(name, value, args.hparams[name])
-        except ValueError as e:
-            raise UsageError(
-                f"{run.config} says {name} = {value!r}, which this script cannot use ({e}); restore it from a copy: "
-                "it records the run's settings"
-            ) from None
+        check_recorded(run, name, value, args)
         if name not in SAMPLING_ONLY:
             setattr(args, name, value)
             args.hparams[name] = value
-    keep_sampling_settings(args, config["hparams"])
+    keep_sampling_settings(args, run)
 
 
 class Lock:

@@ -62,3 +62,30 @@ def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path
     assert recorded(cold) == 0.5 and np.array_equal(drawn(cold), drawn(cold, "--z-temperature", "0.5"))
     assert run_main(gan_dcgan, [*argv, "--out-dir", cold, "--epochs", "3", "--z-temperature", "1"]) == 0  # not refused
     assert recorded(cold) == 1.0
+
+
+def test_a_damaged_recorded_temperature_is_refused_in_one_line_and_nothing_changes(tmp_path, tiny_mnist, capsys):
+    """A resumed training takes Z_TEMPERATURE from config.json without the run-name check that guards
+    the other settings, so a value no flag could give is refused there too (not trained on into grids
+    drawn with it), as `--generate` refuses it; the run's files stay as they were. Given on the command
+    line, the flag replaces the damaged value."""
+    run = tmp_path / "run"
+    argv = [*TINY_CONV, "--data-dir", tiny_mnist, "--out-dir", run, "--steps-per-epoch", "2"]
+    assert run_main(gan_dcgan, [*argv, "--epochs", "1"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    config["hparams"]["z_temperature"] = -1.0
+    (run / "config.json").write_text(json.dumps(config))
+
+    def files():
+        return {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+    before = files()
+    capsys.readouterr()
+    for command in ([*argv, "--epochs", "2"], ["--out-dir", run, "--generate", "4", "--to", tmp_path / "g.npz"]):
+        assert run_main(gan_dcgan, command) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "z_temperature = -1.0" in err and "restore it from a copy" in err, err
+        assert files() == before
+    assert not (tmp_path / "g.npz").exists()
+    assert run_main(gan_dcgan, [*argv, "--epochs", "2", "--z-temperature", "0.9"]) == 0
+    assert json.loads((run / "config.json").read_text())["hparams"]["z_temperature"] == 0.9
