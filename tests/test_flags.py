@@ -1,7 +1,11 @@
 """Flags: every constant is one, bad values are argparse errors (exit 2), run names follow settings."""
 
-import pytest
+import re
 
+import pytest
+from helpers import REPO
+
+import gan_dcgan
 import gan_fc
 from common import flags, runs
 
@@ -17,6 +21,13 @@ def test_every_uppercase_constant_is_a_flag():
     args = parse("--g-hidden", "64", "--label-smoothing", "0.1", "--lr", "1e-4")
     assert (args.g_hidden, args.label_smoothing, args.lr) == (64, 0.1, 1e-4)
     assert args.hparams["g_hidden"] == 64 and args.hparams["epochs"] == gan_fc.EPOCHS
+
+
+def test_the_readmes_run_folder_is_the_default_dcgans():
+    """The README's outputs/ tree names the folder `python gan_dcgan.py` trains into: a user looks for it
+    there, and the name's hash changes whenever a default does."""
+    shown = set(re.findall(r"lr[0-9e.-]+_b[0-9]+_[0-9a-f]{6}", (REPO / "README.md").read_text()))
+    assert shown == {runs.run_name(flags.parse("gan_dcgan", gan_dcgan.HPARAMS, []))}
 
 
 def test_fraction_one_is_allowed():
