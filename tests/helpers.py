@@ -62,6 +62,15 @@ def run_main(module, argv):
     return 0
 
 
+def snapshot(folder):
+    """{relative path: content hash} of every file under `folder` (the run lock aside: it records the pid)."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
 def weights(run_dir):
     """{variable name: value} of a run's latest checkpoint."""
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints")))

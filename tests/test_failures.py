@@ -4,7 +4,6 @@ before left as it was. Faults that need a mock (a disk that fills mid-write) run
 this process instead."""
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO, TINY_FC, run_main
+from helpers import REPO, TINY_FC, run_main, snapshot
 
 import gan_fc
 from common import checkpoints, guards, images, runs
@@ -42,15 +41,6 @@ def run(program, *argv, cwd=None, env=None, timeout=180):
         preexec_fn=default_sigint,
     )
     return result.returncode, result.stderr.strip().splitlines(), result.stdout
-
-
-def snapshot(folder):
-    """{relative path: content hash} of every file under `folder` (the run lock aside: it records the pid)."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
 
 
 def assert_one_line(code, err, expected_code, *words):

@@ -3,7 +3,7 @@
 import json
 
 import numpy as np
-from helpers import TINY_CONV, max_abs_diff, run_main, weights
+from helpers import TINY_CONV, max_abs_diff, run_main, snapshot, weights
 from PIL import Image
 
 import gan_dcgan
@@ -75,17 +75,13 @@ def test_a_damaged_recorded_temperature_is_refused_in_one_line_and_nothing_chang
     config = json.loads((run / "config.json").read_text())
     config["hparams"]["z_temperature"] = -1.0
     (run / "config.json").write_text(json.dumps(config))
-
-    def files():
-        return {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and p.name != ".lock"}
-
-    before = files()
+    before = snapshot(run)
     capsys.readouterr()
     for command in ([*argv, "--epochs", "2"], ["--out-dir", run, "--generate", "4", "--to", tmp_path / "g.npz"]):
         assert run_main(gan_dcgan, command) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and "z_temperature = -1.0" in err and "restore it from a copy" in err, err
-        assert files() == before
+        assert snapshot(run) == before
     assert not (tmp_path / "g.npz").exists()
     assert run_main(gan_dcgan, [*argv, "--epochs", "2", "--z-temperature", "0.9"]) == 0
     assert json.loads((run / "config.json").read_text())["hparams"]["z_temperature"] == 0.9
