@@ -5,6 +5,7 @@ classifier (common/classifier.py) — never by a GAN's own discriminator.
     python evaluate.py outputs/gan_dcgan/latest --checkpoint best   # ... metrics-best.json
     python evaluate.py outputs/gan_*/latest --real              # several runs, with the real data's row
     python evaluate.py outputs/gan_dcgan/latest --z-temperature 0.8   # drawn with another noise stddev
+    python evaluate.py outputs/gan_dcgan/latest --draws 3      # ... and two more sets of 10,000: each number's range
     python evaluate.py --real                                   # the real data alone: the reference
 
 Per run: 10,000 images from the latest checkpoint (balanced over the digits for the conditional
@@ -24,10 +25,12 @@ import numpy as np
 from common import data, errors, files, flags, quality, runs, sampling, session
 
 
-def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None):
+def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None, draws=1):
     """The numbers of one run's latest (or best) checkpoint, also written to its metrics file (not
     for `draw_from` "g", the same checkpoint drawn by G itself, nor for another `z_temperature` than
-    the run's: those are comparisons, only printed)."""
+    the run's: those are comparisons, only printed). With `draws` > 1 the row stays draw 0's, the
+    numbers a one-draw evaluation gives, and adds every draw's under "draws": how far another set of
+    `count` images would move them, which decides whether a difference between runs is real."""
     config = runs.read_config(run)
     module = importlib.import_module(config["script"])
     model = module.MODEL
@@ -41,15 +44,20 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     if key not in references:
         references[key] = quality.Reference(*key)
     labels = sampling.balanced_labels(count) if model.conditional else None
-    fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which)
+    measured = []
+    for draw in range(draws):
+        fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which, draw)
+        measured.append(references[key].measure(fake, labels))
     notes = [" (G itself)"] if draw_from == "g" else []
     notes += [f" (T {z_temperature:g})"] if z_temperature is not None else []
     row = {
         "run": f"{model.script}/{run.path.resolve().name}" + "".join(notes),
         "checkpoint": checkpoint,
         "samples": count,
-        **references[key].measure(fake, labels),
+        **measured[0],
     }
+    if draws > 1:
+        row["draws"] = measured
     if draw_from == "average" and z_temperature is None:
         files.write_json(run.metrics(which), row)
     return row
@@ -70,7 +78,21 @@ def format_table(rows, floor=None):
             f"{row['run'][:44]:44s} {row.get('checkpoint', '-'):>11s} {mean:6.2f} ± {std:4.2f} {row['fd']:8.2f} {ratio} "
             f"{hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
         )
+        if "draws" in row:
+            lines.append(draws_line(row["draws"], row["samples"]))
     return "\n".join(lines)
+
+
+def draws_line(draws, samples):
+    """The range of each number over the draws, under the row of draw 0: the ± above is the spread
+    within one draw's 10 parts, which says little about how far a whole draw moves."""
+    scores = [d["score"][0] for d in draws]
+    fds = [d["fd"] for d in draws]
+    hists = 100 * np.asarray([d["histogram"] for d in draws])
+    return (
+        f"  {len(draws)} draws of {samples:,}: score {min(scores):.3f}–{max(scores):.3f} (mean {np.mean(scores):.3f}), "
+        f"FD {min(fds):.2f}–{max(fds):.2f} (mean {np.mean(fds):.2f}), classes {hists.min():.1f}–{hists.max():.1f}"
+    )
 
 
 MIN_SAMPLES = 10
@@ -95,6 +117,13 @@ def main(argv=None):
         metavar="T",
         help="draw a DCGAN run's noise with this stddev instead of the run's Z_TEMPERATURE (printed only)",
     )
+    parser.add_argument(
+        "--draws",
+        type=flags.positive_int,
+        default=1,
+        metavar="N",
+        help="measure N independent sets of --samples images and print each number's range (the table's row is the first's)",
+    )
     parser.add_argument("--deterministic", action="store_true", help="deterministic GPU kernels, as in training (slower)")
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
@@ -118,7 +147,9 @@ def main(argv=None):
             if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
                 raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
         for run in folders:
-            rows.append(evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, args.z_temperature))
+            rows.append(
+                evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, args.z_temperature, args.draws)
+            )
         if args.real:
             keys = sorted(references) or [(args.dataset, None)]
             for key in keys:

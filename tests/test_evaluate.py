@@ -10,7 +10,7 @@ import evaluate
 import gan_cdcgan
 import gan_dcgan
 import gan_fc
-from common import classifier, data, guards, metrics
+from common import classifier, data, flags, guards, metrics, runs, sampling
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,36 @@ def test_evaluate_draws_a_dcgan_run_at_another_temperature_without_recording_it(
         evaluate.main([str(run), str(tiny_runs / "gan_fc"), "--samples", "100", "--z-temperature", "0.5"])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.count("\n") == 0 and "gan_fc.py, which has no Z_TEMPERATURE" in err, err
+
+
+def test_evaluate_draws_more_sets_of_images_and_keeps_the_first_as_the_row(
+    tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
+):
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
+    run = tiny_runs / "gan_dcgan"
+    one = evaluate.main([str(run), "--samples", "100"])[0]
+    capsys.readouterr()
+    three = evaluate.main([str(run), "--samples", "100", "--draws", "3"])[0]
+    table = capsys.readouterr().out
+    draws = three.pop("draws")
+    assert three == one  # the row is the one-draw evaluation's, to the last digit
+    assert len(draws) == 3 and draws[0]["fd"] == one["fd"] and draws[0]["score"] == one["score"]
+    assert len({d["fd"] for d in draws}) == 3  # three different sets of images
+    fds = [d["fd"] for d in draws]
+    assert "3 draws of 100: " in table and f"FD {min(fds):.2f}–{max(fds):.2f}" in table, table
+    assert len(json.loads((run / "metrics.json").read_text())["draws"]) == 3
+
+
+def test_a_later_draw_continues_the_noise_stream_where_the_first_ends(tiny_runs):
+    """Draw d of n images is chunks d·n/CHUNK on of the one GENERATE stream: never draw 0's noise."""
+    run = runs.RunFolder(tiny_runs / "gan_dcgan")
+    args = flags.parse("gan_dcgan", gan_dcgan.HPARAMS, [], conditional=False)
+    runs.use_run_settings(args, run, "gan_dcgan")
+    n = sampling.CHUNK
+    both, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, 2 * n)
+    second, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, n, draw=1)
+    np.testing.assert_array_equal(second, both[n:])
+    assert not np.allclose(second, both[:n], atol=1e-3)
 
 
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
