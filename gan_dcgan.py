@@ -26,8 +26,8 @@ BETA2 = 0.999  # Adam's default, as in the paper and the tutorial; 0.9 starts fa
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for reals is 1 − this; 0.1 (Salimans et al. 2016) was worse here
 Z_DIM = 100
 Z_MODES = 10  # z from a mixture of this many unit Gaussians (0: one N(0, I), the paper's and the tutorial's): see noise()
-Z_MODE_DISTANCE = 3.0  # each mode's centre: this far out on its own axis of z (the centres 4.2 apart)
-Z_TEMPERATURE = 0.9  # samples (grids, evaluation, --generate) draw z's Gaussians with this stddev, training with 1 (see sample)
+Z_MODE_DISTANCE = 4.0  # each mode's centre: this far out on its own axis of z (5.7 apart); 3 shared 4s and 9s between modes
+Z_TEMPERATURE = 0.95  # samples (grids, evaluation, --generate) draw z's Gaussians with this stddev, training with 1 (see sample)
 G_FILTERS = 64  # generator widths: dense 7·7·4F, then 2F and F filters (the tutorial: F = 64)
 D_FILTERS = 48  # discriminator widths: F, then 2F (the tutorial: F = 64); 64 was no better, at 1.35× the time an epoch
 G_KERNEL = 5  # G's upsampling kernels (the tutorial: 5); 4×4 in all of the old G was cheaper and worse (docs/results.md)
@@ -110,7 +110,7 @@ def sample(hp, count, seed, labels, training=False):
     The noise is drawn a little colder than in training (Z_TEMPERATURE, the gentle form of the
     truncation trick: Kingma & Dhariwal 2018, Brock et al. 2019): z pulled toward its mode's centre
     varies less along every direction G reads, so G draws the mode's more typical digits and fewer odd
-    strokes. 0.9 gives cleaner digits for a little variety (docs/results.md); `--z-temperature 1` draws
+    strokes. 0.95 gives cleaner digits for a little variety (docs/results.md); `--z-temperature 1` draws
     exactly as training does. The batch statistics are measured at 1, so they normalise the
     distribution G was trained on."""
     with ops.averaged(hp.g_average > 0):

@@ -485,7 +485,7 @@ def test_dcgan_measures_the_batch_statistics_at_temperature_1_and_draws_at_its_o
 
     graph, model, init, args = build("gan_dcgan")
     colder = flags.parse("test", gan_dcgan.HPARAMS, [*TINY["gan_dcgan"], "--z-temperature", "0.5"])
-    assert args.z_temperature == 0.9  # the default: a little colder than training
+    assert 0 < args.z_temperature < 1  # the default: a little colder than training
     with graph.as_default():
         seed = inputs.stream_seed(args.seed, inputs.Stream.BN_STATS, 0)
         draws = [gan_dcgan.sample(hp, 500, seed, None, training) for hp in (args, colder) for training in (True, False)]
