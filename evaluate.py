@@ -44,10 +44,8 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     if key not in references:
         references[key] = quality.Reference(*key)
     labels = sampling.balanced_labels(count) if model.conditional else None
-    measured = []
-    for draw in range(draws):
-        fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which, draw)
-        measured.append(references[key].measure(fake, labels))
+    fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which, draws)
+    measured = [references[key].measure(images, labels) for images in np.split(fake, draws)]
     notes = [" (G itself)"] if draw_from == "g" else []
     notes += [f" (T {z_temperature:g})"] if z_temperature is not None else []
     row = {

@@ -20,12 +20,13 @@ def balanced_labels(count):
     return np.arange(count) % 10
 
 
-def generate_images(args, model, run, count, labels=None, which="latest", draw=0):
-    """(images float32 [count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest (or best)
-    checkpoint; `labels` (one per image) are the digits asked of a conditional model, balanced digits
-    when None. The noise of chunk i is draw i of the GENERATE stream, so the same call gives the same
-    images; `draw` d > 0 starts d·⌈count / CHUNK⌉ chunks on, so draws of one size never share noise and
-    draw 0 is always the images every other caller gets."""
+def generate_images(args, model, run, count, labels=None, which="latest", draws=1):
+    """(images float32 [draws · count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest (or
+    best) checkpoint; `labels` (one per image of a draw) are the digits asked of a conditional model,
+    balanced digits when None. The noise of chunk i is draw i of the GENERATE stream, so the same call
+    gives the same images. Draw d of `count` images starts d·⌈count / CHUNK⌉ chunks on: draws never
+    share noise, draw 0 is what a one-draw call gives, and all come from the one checkpoint restored
+    (a run still training may save a newer one meanwhile)."""
     folder = run.checkpoint_folder(which)
     if not checkpoints.steps(folder):
         hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
@@ -42,11 +43,13 @@ def generate_images(args, model, run, count, labels=None, which="latest", draw=0
         saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
     with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
         checkpoint = checkpoints.restore_latest(sess, saver, folder)
-        parts, first = [], draw * -(-count // CHUNK)
-        for i, start in enumerate(range(0, count, CHUNK)):
-            n = min(CHUNK, count - start)
-            parts.append(sess.run(fake, {size: n, chunk: first + i, labels_in: labels[start : start + n]}))
-            guards.fault_point("sigint-generate", i)
+        parts, chunks = [], -(-count // CHUNK)
+        for draw in range(draws):
+            for i, start in enumerate(range(0, count, CHUNK)):
+                n = min(CHUNK, count - start)
+                feed = {size: n, chunk: draw * chunks + i, labels_in: labels[start : start + n]}
+                parts.append(sess.run(fake, feed))
+                guards.fault_point("sigint-generate", i)
     return np.concatenate(parts).astype(np.float32), checkpoint.rsplit("/", 1)[-1]
 
 

@@ -122,15 +122,17 @@ def test_evaluate_draws_more_sets_of_images_and_keeps_the_first_as_the_row(
 
 
 def test_a_later_draw_continues_the_noise_stream_where_the_first_ends(tiny_runs):
-    """Draw d of n images is chunks d·n/CHUNK on of the one GENERATE stream: never draw 0's noise."""
+    """Draw d of n images is chunks d·⌈n/CHUNK⌉ on of the one GENERATE stream: never draw 0's noise."""
     run = runs.RunFolder(tiny_runs / "gan_dcgan")
     args = flags.parse("gan_dcgan", gan_dcgan.HPARAMS, [], conditional=False)
     runs.use_run_settings(args, run, "gan_dcgan")
-    n = sampling.CHUNK
-    both, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, 2 * n)
-    second, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, n, draw=1)
-    np.testing.assert_array_equal(second, both[n:])
-    assert not np.allclose(second, both[:n], atol=1e-3)
+    n = 2 * sampling.CHUNK  # two chunks a draw: draw 1 starts at chunk 2, not 1
+    stream, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, 2 * n)
+    one, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, n)
+    two, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, n, draws=2)
+    np.testing.assert_array_equal(two, stream)
+    np.testing.assert_array_equal(two[:n], one)
+    assert not np.allclose(two[n:], one, atol=1e-3)
 
 
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
