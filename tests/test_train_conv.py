@@ -115,8 +115,10 @@ def test_bad_label_flags(capsys, argv, words):
 def test_a_dcgan_run_recorded_before_the_kernel_beta2_smoothing_7x7_and_z_mode_constants_resumes(tmp_path, tiny_mnist, capsys):
     """config.json without them (written before they were added, 2026-11-22) means the values that reproduce those runs:
     G with one 5×5 layer at 7×7 (and no layer at 7×7 in D) fed one Gaussian, which today's G no longer
-    is, so such a run resumes only with those values given."""
-    out, before = tmp_path / "run", ["--g-7x7-layers", "1", "--g-7x7-kernel", "5", "--d-7x7-layers", "0", "--z-modes", "0"]
+    is, so such a run resumes only with those values given (and the modes' distance they were recorded
+    with, 3, which one Gaussian never reads)."""
+    before = ["--g-7x7-layers", "1", "--g-7x7-kernel", "5", "--d-7x7-layers", "0", "--z-modes", "0", "--z-mode-distance", "3"]
+    out = tmp_path / "run"
     assert run("gan_dcgan", out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2", *before) == 0
     config = json.loads((out / "config.json").read_text())
     for name in (
