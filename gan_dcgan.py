@@ -7,7 +7,8 @@ and the samples draw it a little colder than training does (see sample()).
     python gan_dcgan.py                   # train (resumes if this configuration was trained before)
     python gan_dcgan.py --no-d-batch-norm --dropout 0.3 --leaky-slope 0.3 --init-stddev 0 \
         --batch-size 256 --lr 1e-4 --d-lr 1e-4 --beta1 0.9 --d-filters 64 --d-7x7-layers 0 \
-        --g-7x7-layers 1 --g-7x7-kernel 5 --z-modes 0 --z-temperature 1   # the tutorial's networks, optimizer, noise
+        --g-7x7-layers 1 --g-7x7-kernel 5 --z-modes 0 --z-temperature 1 \
+        --bn-momentum 0.99 --g-average 0   # the tutorial's networks, optimizer, noise, sampling
     python gan_dcgan.py --generate 64 --to digits.png
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).

@@ -132,6 +132,7 @@ def test_the_readmes_tutorial_flags_build_the_tutorials_weights():
     argv = line[line.index("`--") + 1 : line.rindex("`")].split()
     tutorial = flags.parse("test", gan_dcgan.HPARAMS, argv)
     assert tutorial.z_modes == 0 and tutorial.z_temperature == 1.0  # the tutorial's noise: one N(0, I), drawn so
+    assert tutorial.bn_momentum == 0.99 and tutorial.g_average == 0.0  # it samples from G itself, Keras' momentum
     assert weight_shapes("gan_dcgan", argv) == {
         "generator/fc/weights": [100, 7 * 7 * 256],
         "generator/deconv1/weights": [5, 5, 128, 256],
