@@ -39,7 +39,8 @@ and how each figure is obtained:
 - peak resident memory of this process so far.
 """
 
-import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
+from __future__ import annotations
+
 import argparse
 import contextlib
 import importlib
@@ -50,15 +51,15 @@ import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 
-_T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
-from common import checkpoints, errors, files, flags, gan, history, inputs, loop, ops  # noqa: E402
+import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
+from common import checkpoints, device, errors, files, flags, gan, history, inputs, loop, ops, tfcompat  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
-IMPORT_SECONDS = time.perf_counter() - _T0
 MODELS = {"fc": "gan_fc", "dcgan": "gan_dcgan", "cdcgan": "gan_cdcgan"}
 MNIST_TRAIN = 60000
 
@@ -155,8 +156,8 @@ def top_ops(sess, fetches, count=12):
     metadata = tf.RunMetadata()
     sess.run(fetches, options=options, run_metadata=metadata)
     by_type = {}
-    for device in metadata.step_stats.dev_stats:
-        for node in device.node_stats:
+    for stats in metadata.step_stats.dev_stats:
+        for node in stats.node_stats:
             kind = node.timeline_label.split("(")[0].split(" = ")[-1].strip() or node.node_name
             by_type[kind] = by_type.get(kind, 0) + node.all_end_rel_micros
     total = sum(by_type.values()) or 1
@@ -255,8 +256,8 @@ def kernel_count(sess, fetches):
     skip = ("Const", "NoOp", "Identity", "VarHandleOp", "ReadVariableOp", "_Arg", "_Retval", "_Send", "_Recv")
     host = {op.name for op in sess.graph.get_operations() if "CPU" in op.device.upper()}
     count = 0
-    for device in metadata.step_stats.dev_stats:
-        for node in device.node_stats:
+    for stats in metadata.step_stats.dev_stats:
+        for node in stats.node_stats:
             kind = node.timeline_label.split("(")[0].split(" = ")[-1].strip()
             if node.node_name in host or kind in skip or node.node_name == "_SOURCE":
                 continue
@@ -264,23 +265,26 @@ def kernel_count(sess, fetches):
     return count
 
 
-class _TimedSession(tf.Session):
-    """A session that adds up the time of the runs that fetch only `device_work` (the samples, the weight
-    average's statistics, the all-weights-finite check and the weights' copy before a save: on a GPU
-    milliseconds of device time; on this CPU the bulk of an evaluation), so that an epoch's end splits
-    into that and the host work around it."""
+def _timed_session(**kwargs):
+    class TimedSession(tf.Session):
+        """A session that adds up the time of the runs that fetch only `device_work` (the samples, the weight
+        average's statistics, the all-weights-finite check and the weights' copy before a save: on a GPU
+        milliseconds of device time; on this CPU the bulk of an evaluation), so that an epoch's end splits
+        into that and the host work around it."""
 
-    device_work = ()
-    device_seconds = 0.0
+        device_work = ()
+        device_seconds = 0.0
 
-    def run(self, fetches, *args, **kwargs):
-        if not any(fetches is work for work in self.device_work):
-            return super().run(fetches, *args, **kwargs)
-        start = time.perf_counter()
-        try:
-            return super().run(fetches, *args, **kwargs)
-        finally:
-            self.device_seconds += time.perf_counter() - start
+        def run(self, fetches, *args, **kwargs):
+            if not any(fetches is work for work in self.device_work):
+                return super().run(fetches, *args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return super().run(fetches, *args, **kwargs)
+            finally:
+                self.device_seconds += time.perf_counter() - start
+
+    return TimedSession(**kwargs)
 
 
 def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
@@ -330,7 +334,7 @@ def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
         first = (epoch - 1) * per_epoch + 1
         return [history.row(first + i, epoch, dict(zip(history.STEP_METRICS, m, strict=True))) for i, m in enumerate(metrics)]
 
-    with tempfile.TemporaryDirectory() as folder, _TimedSession(graph=built.graph, config=config) as sess:
+    with tempfile.TemporaryDirectory() as folder, _timed_session(graph=built.graph, config=config) as sess:
         snapshot = getattr(built, "snapshot", None)  # (absent from older versions of the loop)
         sess.device_work = (built.step.refresh, built.step.samples, built.eval_images, built.finite)
         if snapshot is not None:
@@ -454,15 +458,12 @@ def machine_line(config):
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    gpus = tf.config.list_physical_devices("GPU")
-    device = ", ".join(d.name for d in gpus) if gpus else "CPU"
     threads = (
         f"intra-op {config.intra_op_parallelism_threads or 'auto'}, inter-op {config.inter_op_parallelism_threads or 'auto'}"
     )
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "device": device,
         "tensorflow": tf.VERSION,
         "threads": threads,
         "python": platform.python_version(),
@@ -515,13 +516,93 @@ def main(argv=None):
     parser.add_argument("--no-classic-style", action="store_true", help="skip the classic-style comparison")
     parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
     parser.add_argument("--json", type=flags.path, help="also write the results here")
+    flags.add_device_flag(parser)
+    parser.add_argument(
+        "--startup",
+        action="store_true",
+        help="time the start-up of the scripts instead (see bench_startup): --help, a bad flag, a rerun, a first step",
+    )
+    parser.add_argument(
+        "--repo",
+        type=flags.path,
+        default=Path(__file__).resolve().parent,
+        help="with --startup: the checkout whose scripts are timed (default: this one)",
+    )
     args = parser.parse_args(argv)
     if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
         parser.error(f"--json {args.json}: name a file in an existing folder")
     if args.batch_size is not None and args.batch_size > MNIST_TRAIN:
         parser.error(f"--batch-size {args.batch_size}: at most {MNIST_TRAIN}, the images of an epoch")
+    if args.startup and not (args.repo / "gan_fc.py").is_file():
+        parser.error(f"--repo {args.repo}: no gan_fc.py there; name a checkout of this project")
     with errors.exit_codes("bench.py"):
+        if args.startup:
+            results = {"startup": bench_startup(args.repo, args.repeats)}
+            if args.json is not None:
+                files.write_json(args.json, results)
+            return results
         return _bench(args)
+
+
+def bench_startup(repo, repeats, log=print):
+    """Seconds from launch to a command's first useful act, each the median of `repeats`, measured round
+    by round so that a busy machine slows every command alike; and each as a ratio to a bare `import
+    tensorflow` of the same rounds. The commands are `repo`'s scripts (another checkout gives a
+    before/after in one sitting), in a scratch folder:
+    - `--help`, and a bad flag (`--lr -1`);
+    - rerunning a finished run (a two-step FC run, trained first, not timed);
+    - a fresh `gan_fc.py` run to its first training step (stopped there by the GAN_FAULT test hook);
+    - `evaluate.py` on the finished run to its first sampled chunk (the same hook, at the chunk)."""
+    import subprocess
+    import tempfile
+
+    repo = Path(repo).resolve()
+    python = sys.executable
+
+    def timed(argv, env=None, expect=(0,)):
+        start = time.perf_counter()
+        done = subprocess.run([python, *argv], cwd=repo, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode not in expect:
+            raise errors.TrainingFailed(
+                f"start-up bench: {' '.join(argv[:3])} exited {done.returncode}: {done.stderr.strip()[-300:]}"
+            )
+        return seconds
+
+    with tempfile.TemporaryDirectory() as folder:
+        done_run = str(Path(folder) / "finished")
+        finished = ["gan_fc.py", "--out-dir", done_run, "--epochs", "1", "--steps-per-epoch", "2"]
+        timed(finished)  # trains it (and fills any cache a first launch fills), not timed
+        commands = {
+            "import tensorflow": (["-c", "import tensorflow"], None, (0,)),
+            "gan_fc.py --help": (["gan_fc.py", "--help"], None, (0,)),
+            "a bad flag": (["gan_fc.py", "--lr", "-1"], None, (2,)),
+            "rerun of a finished run": (finished, None, (0,)),
+            "fresh FC run to its first step": (None, {"GAN_FAULT": "sigkill@1"}, (-9,)),
+            "evaluate.py to its first images": (
+                ["evaluate.py", done_run, "--samples", "1000"],
+                {"GAN_FAULT": "sigint-generate@0"},
+                (130,),
+            ),
+        }
+        times = {name: [] for name in commands}
+        for i in range(repeats):
+            for name, (argv, env, expect) in commands.items():
+                if argv is None:
+                    argv = ["gan_fc.py", "--out-dir", str(Path(folder) / f"fresh{i}"), "--epochs", "1"]
+                times[name].append(timed(argv, env, expect))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    bare = medians["import tensorflow"]
+    log(f"start-up ({repo.name}, median of {repeats}; ratio to a bare import tensorflow, {bare:.2f} s):")
+    for name, seconds in medians.items():
+        extra = f"  = import + {seconds - bare:+.2f} s" if name != "import tensorflow" else ""
+        log(f"  {name:34s} {seconds:6.2f} s  ×{seconds / bare:.2f}{extra}")
+    return {
+        "repo": str(repo),
+        "repeats": repeats,
+        "median_s": medians,
+        "ratio_to_import": {k: v / bare for k, v in medians.items()},
+    }
 
 
 def frechet_flops(samples, dim=1024):
@@ -554,11 +635,15 @@ def gpu_projection(row, per_epoch):
 def _bench(args):
     names = list(MODELS) if args.model == "all" else [args.model]
     models = {name: _args(MODELS[name], args.batch_size, args.flags.split()) for name in names}  # bad flags: before any work
+    started = time.perf_counter()
+    tfcompat.load()
+    import_seconds = time.perf_counter() - started
+    where = device.choose(args.device)
     config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
-    machine = machine_line(config)
+    machine = {**machine_line(config), "device": where}
     print(
         f"machine: {machine['cpu']}, {machine['cores']} cores, device {machine['device']}, TF {machine['tensorflow']}, "
-        f"threads {machine['threads']}; import {IMPORT_SECONDS:.1f} s"
+        f"threads {machine['threads']}; import {import_seconds:.1f} s"
     )
     peak = matmul_peak(args.peak_size, 5, config)
     print(f"matmul peak ({args.peak_size}×{args.peak_size} float32): {peak:.1f} GFLOP/s")
@@ -574,7 +659,7 @@ def _bench(args):
     data = _synthetic_mnist(np.random.default_rng(0))
     results = {
         "machine": machine,
-        "import_s": IMPORT_SECONDS,
+        "import_s": import_seconds,
         "matmul_peak_gflops": peak,
         "steps_per_run": args.steps_per_run,
         "host_s_per_step": {str(k): v for k, v in host.items()},

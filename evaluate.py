@@ -22,10 +22,10 @@ import importlib
 
 import numpy as np
 
-from common import data, errors, files, flags, quality, runs, sampling, session
+from common import data, device, errors, files, flags, quality, runs, sampling, session
 
 
-def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None, draws=1):
+def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None, draws=1, where=None):
     """The numbers of one run's latest (or best) checkpoint, also written to its metrics file (not
     for `draw_from` "g", the same checkpoint drawn by G itself, nor for another `z_temperature` than
     the run's: those are comparisons, only printed). With `draws` > 1 the row stays draw 0's, the
@@ -52,6 +52,7 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
         "run": f"{model.script}/{run.path.resolve().name}" + "".join(notes),
         "checkpoint": checkpoint,
         "samples": count,
+        "device": where,
         **measured[0],
     }
     if draws > 1:
@@ -123,6 +124,7 @@ def main(argv=None):
         help="measure N independent sets of --samples images and print each number's range (the table's row is the first's)",
     )
     parser.add_argument("--deterministic", action="store_true", help="deterministic GPU kernels, as in training (slower)")
+    flags.add_device_flag(parser)
     args = parser.parse_args(argv)
     if not args.runs and not args.real:
         parser.error("name at least one run folder, or --real")
@@ -144,9 +146,12 @@ def main(argv=None):
             script = runs.read_config(run)["script"]
             if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
                 raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
+        where = device.choose(args.device)
         for run in folders:
             rows.append(
-                evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, args.z_temperature, args.draws)
+                evaluate_run(
+                    run, args.samples, references, args.checkpoint, args.draw_from, args.z_temperature, args.draws, where
+                )
             )
         if args.real:
             keys = sorted(references) or [(args.dataset, None)]

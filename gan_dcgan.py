@@ -14,6 +14,8 @@ and the samples draw it a little colder than training does (see sample()).
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
+from __future__ import annotations
+
 from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 

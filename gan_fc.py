@@ -7,17 +7,22 @@
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
+from __future__ import annotations
+
 from common import flags, gan, inputs, loop, ops
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
 EPOCHS = 60
 BATCH_SIZE = 128
-LR = 3e-4
+LR = 3e-4  # G's
+D_LR = 3e-4  # D's
 BETA1 = 0.5  # Adam's first-moment decay; 0.5 (not 0.9) keeps the two players from overshooting
 Z_DIM = 96
 G_HIDDEN = 1024  # units in each of the generator's two hidden layers
 D_HIDDEN = 256  # units in each of the discriminator's two hidden layers
+G_BATCH_NORM = False  # batch norm before each of G's hidden activations
+BN_MOMENTUM = 0.9  # G's batch-norm moving averages (with G_BATCH_NORM and --g-average 0)
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one classic script used 0.1)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
@@ -29,10 +34,15 @@ GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 # G: z96 U(−1,1) → fc1024 relu → fc1024 relu → fc784 tanh     D: 784 → fc256 lrelu.2 → fc256 lrelu.2 → fc1 logit
 
 
-def generator(z, hp):
+def generator(z, hp, training=True):
+    """`training` picks batch statistics or the moving averages (with G_BATCH_NORM; else ignored)."""
+
+    def hidden(h, name):
+        h = ops.dense(h, hp.g_hidden, name, use_bias=not hp.g_batch_norm)
+        return tf.nn.relu(ops.batch_norm(h, training, "bn" + name[-1], hp.bn_momentum) if hp.g_batch_norm else h)
+
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
-        h = tf.nn.relu(ops.dense(z, hp.g_hidden, "fc1"))
-        h = tf.nn.relu(ops.dense(h, hp.g_hidden, "fc2"))
+        h = hidden(hidden(z, "fc1"), "fc2")
         return tf.reshape(tf.tanh(ops.dense(h, 28 * 28, "fc3")), [-1, 28, 28, 1])
 
 
@@ -50,17 +60,17 @@ def noise(count, seed, hp):
 
 def sample(hp, count, seed, labels, training=False):
     """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE): grids,
-    evaluation and `--generate`. (Not conditional: `labels` are ignored. No batch norm here, so
-    `training` changes nothing.)"""
+    evaluation and `--generate`. (Not conditional: `labels` are ignored. `training` measures the
+    average's batch statistics, with G_BATCH_NORM: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp), hp)
+        return generator(noise(count, seed, hp), hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
 def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
-    d_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="d_adam")
+    d_opt = tf.train.AdamOptimizer(hp.d_lr, beta1=hp.beta1, name="d_adam")
     g_opt = tf.train.AdamOptimizer(hp.lr, beta1=hp.beta1, name="g_adam")
 
     def train_step():
@@ -68,7 +78,8 @@ def build_graph(hp, dataset):
         the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
         step = inputs.global_step()
         real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
-        fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp)
+        with ops.collect_updates() as g_bn_updates:
+            fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp)
 
         d_real, d_fake = discriminator(real, hp), discriminator(fake, hp)
         d_loss = gan.bce(d_real, 1.0 - hp.label_smoothing) + gan.bce(d_fake, 0.0)
@@ -77,7 +88,8 @@ def build_graph(hp, dataset):
         with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
             g_loss = gan.bce(discriminator(fake, hp), 1.0)  # non-saturating: G maximises log D(G(z))
             g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
-        train_op, refresh = gan.average_generator(hp, g_step, step, sample)
+        g_update = tf.group(g_step, *g_bn_updates) if g_bn_updates else g_step  # + the moving averages' updates
+        train_op, refresh = gan.average_generator(hp, g_update, step, sample)
         return gan.Step(train_op, d_step, gan.step_metrics(d_loss, g_loss, d_real, d_fake), refresh)
 
     first = train_step()  # the step on its own; it also builds G's weight average

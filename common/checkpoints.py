@@ -6,6 +6,8 @@ which a crash could leave stale or broken. TensorFlow writes the checkpoint file
 `best.json` record beside the best one is written atomically.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import sys

@@ -10,6 +10,8 @@ Architecture: conv32 5×5 → max-pool 2 → conv64 5×5 → max-pool 2 → fc10
 Fréchet distance) → dropout 0.5 → fc10.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import time

@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import os
 import struct
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +228,8 @@ def _download(spec, folder):
         for mirror in spec.mirrors:
             partial = folder / f"{target.name}.part"
             try:
+                import urllib.request  # only when downloading (~0.1 s of imports)
+
                 with urllib.request.urlopen(mirror + target.name, timeout=30) as response:
                     partial.write_bytes(response.read())
                 read_idx(partial, spec.sha256[file_name], file_name=file_name)

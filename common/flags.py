@@ -7,6 +7,8 @@ are the same thing. Values out of range — NaN and infinities included — are 
 line naming the range, exit code 2).
 """
 
+from __future__ import annotations
+
 import argparse
 import math
 import sys
@@ -47,6 +49,17 @@ kernel_size = _number(int, low=1, high=9, what="a whole number from 1 to 9")
 layer_count = _number(int, low=0, high=8, what="a whole number from 0 to 8")
 kernel_at_7x7 = _number(int, low=1, high=7, what="a whole number from 1 to 7 (the maps are 7×7)")
 
+
+def _one_of(*choices):
+    def convert(text):
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+    convert.__name__ = " or ".join(choices)
+    return convert
+
+
 # Training steps per session.run (--steps-per-run) where a GPU is visible. A session.run and the loop's
 # Python around it cost the host ~250 µs (bench.py, this CPU), a tenth of a GPU DCGAN step (~3 ms) and
 # half an FC step; 64 steps a run bring the host cost to ~15 µs a step, and a run still takes under
@@ -72,6 +85,7 @@ RANGES = {
     "G_7X7_KERNEL": kernel_at_7x7,
     "D_7X7_LAYERS": layer_count,  # 0: D's second convolution feeds the logit
     "Z_MODES": nonnegative_int,  # 0: one Gaussian
+    "D_CONDITION": _one_of("projection", "input"),
 }
 
 
@@ -149,6 +163,15 @@ def given_on_command_line(hparams, argv):
     return given
 
 
+def add_device_flag(parser):
+    parser.add_argument(
+        "--device",
+        choices=["auto", "gpu", "cpu"],
+        default="auto",
+        help="auto (the default): a GPU if TensorFlow sees one, else the CPU; gpu: refuse to start without one; cpu: hide the GPUs",
+    )
+
+
 def build_parser(description, hparams, conditional=False):
     # No abbreviations: `--label` must never quietly mean `--label-smoothing`.
     parser = Parser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
@@ -190,6 +213,7 @@ def build_parser(description, hparams, conditional=False):
         action="store_true",
         help="deterministic GPU kernels, so that a resumed GPU run ends bit for bit as an unbroken one (slower)",
     )
+    add_device_flag(run)
     run.add_argument(
         "--eval-every",
         type=nonnegative_int,

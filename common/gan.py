@@ -2,6 +2,8 @@
 average of G, and the two records that hand a script's model to the shared loop (`Model`, `StepGraph`).
 """
 
+from __future__ import annotations
+
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -1,22 +1,18 @@
 """Sample grids, loss curves and the progress GIF: what a user compares by eye between runs.
 
-Matplotlib's Agg backend is selected here so that nothing needs a display (GPU boxes rarely have one).
+Matplotlib is imported at the first drawing, not with this module (half a second that `--help` and a
+finished run's rerun need not spend), and only its Agg canvas is used, so nothing needs a display (GPU
+boxes rarely have one).
 """
 
 import io
 import math
 
-import matplotlib
+import numpy as np
+from PIL import Image, ImageDraw
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
-
-from common import files  # noqa: E402
-from common.errors import UsageError  # noqa: E402
+from common import files
+from common.errors import UsageError
 
 PAD = 2  # pixels of background between and around the cells of a grid
 CAPTION = 14  # pixels above each progress-GIF frame for its epoch
@@ -53,7 +49,9 @@ def save_png(path, image):
 
 def read_png(path):
     """A PNG written by `save_png` (or, before it wrote grey, as RGB) back as uint8 grey."""
-    pixels = plt.imread(path)
+    from matplotlib import image  # (see the module docstring)
+
+    pixels = image.imread(path)
     return np.rint((pixels[..., 0] if pixels.ndim == 3 else pixels) * 255).astype(np.uint8)
 
 
@@ -103,6 +101,9 @@ class LossPlot:
         return middle, mean, np.sqrt(np.maximum(square - mean**2, 0))
 
     def _layout(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         self.fig = Figure(figsize=(11, 3.8))  # not pyplot's: no global state, so it may be drawn in a thread
         FigureCanvasAgg(self.fig)
         ax_loss, ax_prob = self.fig.subplots(1, 2)

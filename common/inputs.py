@@ -10,6 +10,8 @@ data order, the labels — stays on the host (`on_host`), so a step sends the de
 computes with and crosses back only for what the loop reads.
 """
 
+from __future__ import annotations
+
 import enum
 from dataclasses import dataclass
 

@@ -5,6 +5,8 @@ A script describes its GAN (`gan.Model`: `build_graph`, `sample`); `main` trains
 `--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`.
 """
 
+from __future__ import annotations
+
 import math
 import sys
 import time
@@ -14,7 +16,22 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from common import background, checkpoints, data, errors, flags, gan, guards, history, images, inputs, quality, runs, sampling
+from common import (
+    background,
+    checkpoints,
+    data,
+    device,
+    errors,
+    flags,
+    gan,
+    guards,
+    history,
+    images,
+    inputs,
+    quality,
+    runs,
+    sampling,
+)
 from common.errors import TrainingFailed, UsageError
 from common.session import deterministic_ops, session_config
 from common.tfcompat import tf
@@ -101,6 +118,14 @@ def train(args, model):
         prepare_folder(run, run.checkpoints, run.samples)
         runs.check_same_run(run, args)
         runs.keep_sampling_settings(args, run)
+        check_grids(run)
+        finished = finished_step(run, args, steps_per_epoch)
+        if finished is not None:  # decided from the run's files: no TensorFlow, no graph
+            print(
+                f"{run.path}: already trained {finished // steps_per_epoch} epochs ({finished} steps); raise --epochs to train on"
+            )
+            return
+        args.device_name = device.choose(args.device)
         train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)
         del raw_images, raw_labels
         built = build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
@@ -114,7 +139,6 @@ def train(args, model):
             saved.best_so_far()  # a damaged best.json is named now, not after an epoch of training
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice
-            check_grids(run)
             if step < args.epochs * steps_per_epoch:  # there is training to do: this is the newest run
                 runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
                 if args.out_dir is None:
@@ -126,6 +150,22 @@ def train(args, model):
             stopped_by = trainer.train(step, restored)
     if stopped_by is not None:
         raise SystemExit(128 + stopped_by)
+
+
+def finished_step(run, args, steps_per_epoch):
+    """The step of a run that has nothing left to do — its newest checkpoint at or past the last epoch,
+    with that epoch's history row (and evaluation, when due) and grid written — or None. Anything less
+    (an end of epoch cut short, a history row missing) goes the long way, which completes it."""
+    found = checkpoints.steps(run.checkpoints)
+    if not found or found[-1] < args.epochs * steps_per_epoch or found[-1] % steps_per_epoch:
+        return None
+    step, epoch = found[-1], found[-1] // steps_per_epoch
+    rows = history.read(run.history, upto_step=step)
+    if not rows or rows[-1]["step"] != step or not run.grid(epoch).exists():
+        return None
+    if args.eval_every and epoch % args.eval_every == 0 and math.isnan(rows[-1]["fd"]):
+        return None
+    return step
 
 
 class Trainer:

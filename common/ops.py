@@ -10,6 +10,8 @@ means N(0, stddev), as in the DCGAN paper (0.02). Initial values come from the g
 graph built twice with the same `tf.set_random_seed` starts from the same weights.
 """
 
+from __future__ import annotations
+
 import contextlib
 
 from common.tfcompat import tf, tf2

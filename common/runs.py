@@ -26,7 +26,7 @@ SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 # Such a run still loads, and resuming it with other settings is refused (sampling-only ones aside).
 ADDED_LATER = {
     "g_average": (SCRIPTS, 0.0),
-    "d_lr": (("gan_dcgan",), "lr"),
+    "d_lr": (SCRIPTS, "lr"),
     "beta2": (("gan_dcgan",), 0.999),
     "label_smoothing": (("gan_dcgan",), 0.0),  # gan_fc.py has had it from the start
     "g_kernel": (("gan_dcgan",), 5),
@@ -37,6 +37,14 @@ ADDED_LATER = {
     "z_modes": (("gan_dcgan",), 0),
     "z_mode_distance": (("gan_dcgan",), 3.0),
     "z_temperature": (("gan_dcgan",), 1.0),
+}
+# The same for a setting whose earlier value differs between scripts: (script, name) -> value.
+ADDED_LATER_PER_SCRIPT = {
+    ("gan_cdcgan", "g_7x7_layers"): 0,
+    ("gan_cdcgan", "d_7x7_layers"): 0,
+    ("gan_cdcgan", "d_condition"): "input",
+    ("gan_fc", "g_batch_norm"): False,
+    ("gan_fc", "bn_momentum"): 0.9,
 }
 
 # Settings that change only how a trained G is drawn, not what it learns. Changing one needs no new run:
@@ -198,6 +206,7 @@ def config_record(args, script, steps_per_epoch, tensorflow_version):
         "gpu_memory_fraction": args.gpu_memory_fraction,  # None: no cap
         "gpu_allow_growth": args.gpu_allow_growth,
         "deterministic": args.deterministic,  # how the last session ran: not part of the run name
+        "device": getattr(args, "device_name", None),  # where the last session trained (device.choose)
         "seed": args.seed,
         "tensorflow": tensorflow_version,
     }
@@ -236,6 +245,9 @@ def read_config(run):
     for name, (scripts, then) in ADDED_LATER.items():
         if hparams and config["script"] in scripts and name not in hparams:
             hparams[name] = hparams.get(then) if isinstance(then, str) else then
+    for (script, name), then in ADDED_LATER_PER_SCRIPT.items():
+        if hparams and config["script"] == script and name not in hparams:
+            hparams[name] = then
     return config
 
 

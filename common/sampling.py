@@ -4,9 +4,11 @@ A run is sampled with the settings in its config.json, not the constants current
 script, so a run can still be drawn after the script was edited for the next experiment.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
-from common import checkpoints, files, guards, images, inputs, runs
+from common import checkpoints, device, files, guards, images, inputs, runs
 from common.errors import UsageError
 from common.session import session_config
 from common.tfcompat import tf
@@ -81,6 +83,7 @@ def generate(args, model):
     labels = None
     if model.conditional:  # the requested digit, or all ten in turn
         labels = np.full(args.generate, args.label) if args.label is not None else balanced_labels(args.generate)
+    device.choose(args.device)
     out, checkpoint = generate_images(args, model, run, args.generate, labels, args.checkpoint)
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))

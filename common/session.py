@@ -1,6 +1,8 @@
 """The one place sessions are configured, so that GPU memory, thread settings and determinism mean
 the same in all three scripts (and in the tools, which take the defaults)."""
 
+from __future__ import annotations
+
 from common.tfcompat import tf, tf2
 
 

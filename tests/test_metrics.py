@@ -89,7 +89,8 @@ def test_the_graphs_frechet_distance_is_numpys():
     numpy formula, on a reference set and on sets near it and far from it."""
     rng = np.random.default_rng(4)
     reference = metrics.gaussian(rng.normal(size=(400, 24)) @ rng.normal(size=(24, 24)))
-    in_graph = quality.FrechetToReference(*reference)
+    mean, covariance = reference
+    in_graph = quality.FrechetToReference(mean, metrics.sqrt_psd(covariance), float(np.trace(covariance)))
     for shift, scale in ((0.0, 1.0), (0.2, 1.5), (3.0, 0.1)):
         features = rng.normal(shift, scale, size=(250, 24))
         expected = metrics.frechet_distance(metrics.gaussian(features), reference)

@@ -247,7 +247,7 @@ def test_every_classifier_op_has_a_gpu_kernel(tmp_path, monkeypatch):
 def test_every_frechet_distance_op_has_a_gpu_kernel():
     """The evaluation's matrix work (quality.FrechetToReference) is meant for the device: float64
     products and the eigenvalues (cuSOLVER)."""
-    graph = quality.FrechetToReference(np.zeros(4), np.eye(4)).sess.graph
+    graph = quality.FrechetToReference(np.zeros(4), np.eye(4), 4.0).sess.graph
     assert any(op.type == "SelfAdjointEigV2" for op in graph.get_operations())
     offenders = misplaced(graph)
     assert not offenders, "ops without a GPU kernel, not pinned to the host on purpose:\n" + listing(offenders)
