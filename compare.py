@@ -64,6 +64,8 @@ def describe(run, which="latest", epoch=None):
         "fd": fd,
         "source": source,
         "curve": evaluations,
+        "config": config,
+        "settings": "",  # what sets it apart from the other runs shown: see main
     }
 
 
@@ -93,8 +95,8 @@ def epoch_list(text):
 
 
 def table(rows, markdown=False):
-    head = ["run", "epoch", "score", "FD", "measured by"]
-    body = [[r["name"], str(r["epoch"]), f"{r['score']:.2f}", f"{r['fd']:.2f}", r["source"]] for r in rows]
+    head = ["run", "epoch", "score", "FD", "measured by", "settings that differ"]
+    body = [[r["name"], str(r["epoch"]), f"{r['score']:.2f}", f"{r['fd']:.2f}", r["source"], r["settings"] or "–"] for r in rows]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
@@ -112,7 +114,7 @@ def draw(table_rows, path, curves):
             ax = fig.add_subplot(grid_spec[r, i])
             ax.axis("off")
             if cell["grid"] is None:
-                ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}", fontsize=8)
+                ax.set_title(f"{cell['name']}\n{cell['settings']}\nepoch {cell['epoch']}", fontsize=8)
                 ax.text(0.5, 0.5, f"no grid of epoch {cell['epoch']}", ha="center", transform=ax.transAxes)
                 continue
             ax.imshow(
@@ -122,14 +124,17 @@ def draw(table_rows, path, curves):
                 vmax=255,
                 interpolation="nearest",
             )
-            ax.set_title(f"{cell['name']}\nepoch {cell['epoch']}  score {cell['score']:.2f}  FD {cell['fd']:.1f}", fontsize=8)
+            ax.set_title(
+                f"{cell['name']}\n{cell['settings']}\nepoch {cell['epoch']}  score {cell['score']:.2f}  FD {cell['fd']:.1f}",
+                fontsize=8,
+            )
     if curves:
         ax = fig.add_subplot(grid_spec[m, :])
         rows = table_rows[0]
         for row in rows:
             if row["curve"]:
                 epochs, _, fds = zip(*row["curve"], strict=True)
-                ax.plot(epochs, fds, marker="o", label=row["name"])
+                ax.plot(epochs, fds, marker="o", label=row["settings"] or row["name"])
         ax.set(xlabel="epoch", ylabel=f"FD (training, {history.EVAL_SAMPLES // 1000}k samples)")
         ax.grid(alpha=0.3)
         if any(row["curve"] for row in rows):
@@ -183,6 +188,11 @@ def main(argv=None):
         for run, row in zip(folders, table_rows[0], strict=True):
             if row is None:
                 parser.error(f"{run.path} has no sample grids yet; train it first")
+        differences = runs.differing([cell["config"] for cell in table_rows[0]])
+        for cells in table_rows:
+            for i, cell in enumerate(cells):
+                if cell is not None:
+                    cell["settings"] = runs.describe_differences(differences, i)
         rows = [cell for cells in table_rows for cell in cells]
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +200,8 @@ def main(argv=None):
             files.write_text(table_file, table(rows, markdown=True) + "\n")
         except OSError as e:
             raise UsageError(f"cannot write {args.out} ({e.strerror}); pass --out in a writable folder") from None
+        if len(folders) > 1:
+            print("the runs differ in: " + (runs.describe_differences(differences) or "nothing that shapes the result"))
         print(table(rows))
         print(f"wrote {args.out} and {table_file}")
     return rows

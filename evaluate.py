@@ -50,6 +50,7 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     notes += [f" (T {z_temperature:g})"] if z_temperature is not None else []
     row = {
         "run": f"{model.script}/{run.path.resolve().name}" + "".join(notes),
+        "config": config,
         "checkpoint": checkpoint,
         "samples": count,
         "device": where,
@@ -58,13 +59,20 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     if draws > 1:
         row["draws"] = measured
     if draw_from == "average" and z_temperature is None:
-        files.write_json(run.metrics(which), row)
+        files.write_json(run.metrics(which), {k: v for k, v in row.items() if k != "config"})
     return row
 
 
 def format_table(rows, floor=None):
+    """The table; with several runs, a first line naming the settings they differ in, and each run's
+    values of those at the end of its row."""
+    evaluated = [row for row in rows if "config" in row]
+    differences = runs.differing([row["config"] for row in evaluated]) if len(evaluated) > 1 else {}
     head = f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'classes %':>11s} {'cond. acc (min)':>16s}"
+    head += "  settings that differ" if differences else ""
     lines = [head, "-" * len(head)]
+    if len(evaluated) > 1:
+        lines.insert(0, "the runs differ in: " + (runs.describe_differences(differences) or "nothing that shapes the result"))
     for row in rows:
         mean, std = row["score"]
         ratio = f"{row['fd'] / floor:6.1f}" if floor else f"{'':6s}"
@@ -76,6 +84,7 @@ def format_table(rows, floor=None):
         lines.append(
             f"{row['run'][:44]:44s} {row.get('checkpoint', '-'):>11s} {mean:6.2f} ± {std:4.2f} {row['fd']:8.2f} {ratio} "
             f"{hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
+            + (f"  {runs.describe_differences(differences, evaluated.index(row))}" if differences and row in evaluated else "")
         )
         if "draws" in row:
             lines.append(draws_line(row["draws"], row["samples"]))

@@ -15,12 +15,12 @@ def evaluation(checkpoint, fd=12.5, score=9.1):
     return {"score": [score, 0.1], "fd": fd, "samples": 10000, "checkpoint": checkpoint}
 
 
-def make_run(root, name, fds, metrics=None, script="gan_dcgan"):
+def make_run(root, name, fds, metrics=None, script="gan_dcgan", hparams=None):
     run = root / script / name
     (run / "samples").mkdir(parents=True)
     config = {
         "script": script,
-        "hparams": {"lr": 2e-4},
+        "hparams": hparams or {"lr": 2e-4},
         "dataset": "mnist",
         "steps_per_epoch": None,
         "effective_steps_per_epoch": 10,
@@ -55,6 +55,17 @@ def test_latest_grids_with_evaluate_numbers_when_present(tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "lr1e-4_b256_bbbbbb" in printed and "60.00" in printed
+
+
+def test_the_settings_in_which_runs_differ_are_named_in_the_table_and_the_titles(tmp_path, capsys):
+    a = make_run(tmp_path, "defaults_aaaaaa", [50.0], hparams={"lr": 8e-4, "d_filters": 48, "seed": 0, "epochs": 60})
+    b = make_run(tmp_path, "d-filters64_bbbbbb", [40.0], hparams={"lr": 8e-4, "d_filters": 64, "seed": 0, "epochs": 30})
+    out = tmp_path / "cmp.png"
+    rows = compare.main([str(a), str(b), "--out", str(out)])
+    assert [r["settings"] for r in rows] == ["d_filters 48", "d_filters 64"]  # not the epochs: they shape no result
+    printed = capsys.readouterr().out
+    assert "the runs differ in: d_filters 48 → 64" in printed
+    assert "| d_filters 64 |" in out.with_suffix(".md").read_text()
 
 
 def test_best_shows_the_epoch_with_the_lowest_training_fd(tmp_path):

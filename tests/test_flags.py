@@ -26,23 +26,64 @@ def test_every_uppercase_constant_is_a_flag():
 def test_the_readmes_run_folder_is_the_default_dcgans():
     """The README's outputs/ tree names the folder `python gan_dcgan.py` trains into: a user looks for it
     there, and the name's hash changes whenever a default does."""
-    shown = set(re.findall(r"lr[0-9e.-]+_b[0-9]+_[0-9a-f]{6}", (REPO / "README.md").read_text()))
-    assert shown == {runs.run_name(flags.parse("gan_dcgan", gan_dcgan.HPARAMS, []))}
+    shown = set(re.findall(r"defaults_[0-9a-f]{6}", (REPO / "README.md").read_text()))
+    assert shown == {runs.run_name(flags.parse("gan_dcgan", gan_dcgan.HPARAMS, []), "gan_dcgan")}
 
 
 def test_fraction_one_is_allowed():
     assert parse("--gpu-memory-fraction", "1").gpu_memory_fraction == 1.0
 
 
-def test_run_name_follows_settings_but_not_epochs():
-    base = runs.run_name(parse())
-    assert base.startswith("lr3e-4_b128_")
-    assert runs.run_name(parse("--epochs", "99")) == base
-    assert runs.run_name(parse("--deterministic", "--gpu-memory-fraction", "0.5", "--no-gpu-allow-growth")) == base
-    assert runs.run_name(parse("--lr", "2e-4")).startswith("lr2e-4_b128_")
-    assert runs.run_name(parse("--d-hidden", "128")) != base  # a change not in the readable part still counts
-    assert runs.run_name(parse("--steps-per-epoch", "10")) != base
-    assert runs.run_name(parse("--dataset", "fashion_mnist")).startswith("fashion_mnist_lr3e-4")
+def test_run_name_says_what_differs_from_the_defaults_but_not_epochs():
+    def name(*argv):
+        return runs.run_name(parse(*argv), "gan_fc")
+
+    base = name()
+    assert re.fullmatch(r"defaults_[0-9a-f]{6}", base)
+    assert name("--epochs", "99") == base
+    assert name("--deterministic", "--gpu-memory-fraction", "0.5", "--no-gpu-allow-growth") == base
+    assert re.fullmatch(r"lr2e-4_[0-9a-f]{6}", name("--lr", "2e-4"))
+    assert re.fullmatch(r"d-hidden128_[0-9a-f]{6}", name("--d-hidden", "128"))
+    assert re.fullmatch(r"g-batch-norm_[0-9a-f]{6}", name("--g-batch-norm"))
+    assert name("--lr", "2e-4", "--d-hidden", "128") == name("--d-hidden", "128", "--lr", "2e-4")  # the constants' order
+    assert name("--d-hidden", "256") == base  # a flag at its default changes nothing
+    assert re.fullmatch(r"steps-per-epoch10_[0-9a-f]{6}", name("--steps-per-epoch", "10"))
+    assert name("--dataset", "fashion_mnist").startswith("fashion_mnist_")
+    many = name("--lr", "1e-4", "--d-lr", "1e-4", "--z-dim", "50", "--g-hidden", "64", "--d-hidden", "64", "--seed", "3")
+    assert many.startswith("lr1e-4_d-lr1e-4_z-dim50_+3more_") and len(many) < 60
+
+
+def test_a_run_under_its_older_name_is_found_and_resumed_there(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "OUTPUTS_DIR", tmp_path)
+    args = flags.parse("test", gan_dcgan.HPARAMS, [])
+    assert runs.for_args(args, "gan_dcgan").path.name.startswith("defaults_")
+    old = tmp_path / "gan_dcgan" / runs.legacy_run_name(args)
+    old.mkdir(parents=True)
+    assert old.name.startswith("lr8e-4_b128_")
+    assert runs.for_args(args, "gan_dcgan").path == old
+    (tmp_path / "gan_dcgan" / runs.run_name(args, "gan_dcgan")).mkdir()  # both: the new name wins
+    assert runs.for_args(args, "gan_dcgan").path.name.startswith("defaults_")
+
+
+def test_the_shipped_defaults_are_the_scripts_constants():
+    """common/defaults.json, which run names and compare.py's titles are measured against, must be the
+    constants at the top of the scripts as they ship."""
+    import gan_cdcgan
+
+    for module in (gan_fc, gan_dcgan, gan_cdcgan):
+        assert runs.SHIPPED[module.MODEL.script] == {k.lower(): v for k, v in module.HPARAMS.items()}
+
+
+def test_differences_between_runs_are_named_with_their_values():
+    a = {"dataset": "mnist", "hparams": {"lr": 3e-4, "d_hidden": 256, "seed": 0, "epochs": 60}}
+    b = {"dataset": "mnist", "hparams": {"lr": 1e-4, "d_hidden": 256, "seed": 0, "epochs": 30}}
+    c = {"dataset": "mnist", "hparams": {"lr": 1e-4, "d_hidden": 128, "seed": 0, "epochs": 60, "g_batch_norm": True}}
+    assert runs.describe_differences(runs.differing([a, b])) == "lr 3e-4 → 1e-4"  # epochs: not a setting of the result
+    three = runs.differing([a, b, c])
+    assert list(three) == ["lr", "d_hidden", "g_batch_norm"]
+    assert runs.describe_differences(three, 2) == "lr 1e-4, d_hidden 128, g_batch_norm on"
+    assert runs.describe_differences(three, 0) == "lr 3e-4, d_hidden 256, g_batch_norm –"
+    assert runs.differing([a, a]) == {}
 
 
 @pytest.mark.parametrize(
