@@ -1,6 +1,8 @@
-"""Conditional DCGAN on MNIST: ask for a digit, get that digit. Both networks see the one-hot label
-(the architecture of the classic TF1 cDCGAN script, with its two label bugs fixed: G is asked for all ten
-digits, and D judges each fake with the label it was drawn for).
+"""Conditional DCGAN on MNIST: ask for a digit, get that digit. G reads the one-hot label beside its
+noise; D reads it through a projection (Miyato & Koyama 2018): the label picks a second output layer
+over D's features. Grown from the classic TF1 cDCGAN script (CLASSIC below: its architecture and rates,
+with its two label bugs fixed: G is asked for all ten digits, and D judges each fake with the label it
+was drawn for) the way the DCGAN was: G learns at 4× D's rate, and both have two 3×3 layers at 7×7.
 
     python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png

@@ -211,7 +211,28 @@ def test_dcgan_d_and_g_learn_at_their_own_rates():
 
 
 def test_cdcgan_architecture_matches_the_comment():
-    assert weight_shapes("gan_cdcgan") == {
+    shapes = weight_shapes("gan_cdcgan")
+    assert {k: v for k, v in shapes.items() if "bn" not in k} == {
+        "generator/deconv1/weights": [7, 7, 128, 110],
+        "generator/deconv1b/weights": [3, 3, 128, 128],
+        "generator/deconv1c/weights": [3, 3, 128, 128],
+        "generator/deconv2/weights": [5, 5, 64, 128],
+        "generator/deconv3/weights": [5, 5, 1, 64],
+        "discriminator/conv1/weights": [5, 5, 1, 64],  # the image alone: the label comes in by the projection
+        "discriminator/conv2/weights": [5, 5, 64, 128],
+        "discriminator/conv2b/weights": [3, 3, 128, 128],
+        "discriminator/conv2c/weights": [3, 3, 128, 128],
+        "discriminator/conv3/weights": [7, 7, 128, 1],
+        "discriminator/projection/weights": [10, 7 * 7 * 128],
+    }
+
+
+def test_the_readmes_classic_cdcgan_flags_build_the_classic_scripts_weights():
+    line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--d-condition input" in line)
+    argv = line[line.index("`--") + 1 : line.rindex("`")].split()
+    classic = flags.parse("test", __import__("gan_cdcgan").HPARAMS, argv)
+    assert classic.lr == classic.d_lr == 2e-4
+    assert weight_shapes("gan_cdcgan", argv) == {
         "generator/deconv1/weights": [7, 7, 256, 110],
         "generator/deconv2/weights": [5, 5, 128, 256],
         "generator/deconv3/weights": [5, 5, 1, 128],
@@ -219,6 +240,26 @@ def test_cdcgan_architecture_matches_the_comment():
         "discriminator/conv2/weights": [5, 5, 128, 256],
         "discriminator/conv3/weights": [7, 7, 256, 1],
     }
+    assert __import__("gan_cdcgan").CLASSIC.split() == argv  # the script's docstring flags are the README's
+
+
+def test_cdcgan_d_judges_the_image_with_its_label_through_the_projection_alone():
+    """Without label planes no convolution of D sees the label (none reads 11 channels), yet the same
+    images judged as 3s and as 5s get other logits: the projection reads the label."""
+    import gan_cdcgan
+
+    graph, _, init, args = build("gan_cdcgan")
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [6, 28, 28, 1])
+        a = gan_cdcgan.discriminator(x, tf.fill([6], 3), args)
+        b = gan_cdcgan.discriminator(x, tf.fill([6], 5), args)
+        conv_ops = [op for op in graph.get_operations() if op.type == "Conv2D" and op.name.startswith("discriminator")]
+    assert all(op.inputs[0].shape[-1] != 11 for op in conv_ops)
+    rng = np.random.default_rng(0)
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        la, lb = sess.run([a, b], {x: rng.uniform(-1, 1, (6, 28, 28, 1))})
+    assert not np.allclose(la, lb)
 
 
 def _values(sess, variables):
