@@ -50,7 +50,6 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     notes += [f" (T {z_temperature:g})"] if z_temperature is not None else []
     row = {
         "run": f"{model.script}/{run.path.resolve().name}" + "".join(notes),
-        "config": config,
         "checkpoint": checkpoint,
         "samples": count,
         "device": where,
@@ -59,19 +58,20 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     if draws > 1:
         row["draws"] = measured
     if draw_from == "average" and z_temperature is None:
-        files.write_json(run.metrics(which), {k: v for k, v in row.items() if k != "config"})
+        files.write_json(run.metrics(which), row)
     return row
 
 
-def format_table(rows, floor=None):
-    """The table; with several runs, a first line naming the settings they differ in, and each run's
-    values of those at the end of its row."""
-    evaluated = [row for row in rows if "config" in row]
-    differences = runs.differing([row["config"] for row in evaluated]) if len(evaluated) > 1 else {}
+def format_table(rows, floor=None, configs=()):
+    """The table; with several runs (`configs`: their config.json records, in the order of their rows,
+    which follow the real row if there is one), a first line naming the settings they differ in, and
+    each run's values of those at the end of its row."""
+    evaluated = [row for row in rows if "classifier_test_accuracy" not in row]
+    differences = runs.differing(list(configs)) if len(configs) > 1 else {}
     head = f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'classes %':>11s} {'cond. acc (min)':>16s}"
     head += "  settings that differ" if differences else ""
     lines = [head, "-" * len(head)]
-    if len(evaluated) > 1:
+    if len(configs) > 1:
         lines.insert(0, "the runs differ in: " + (runs.describe_differences(differences) or "nothing that shapes the result"))
     for row in rows:
         mean, std = row["score"]
@@ -169,7 +169,7 @@ def main(argv=None):
                 real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000))}
                 floor = real["fd"]
                 rows.insert(0, real)
-        print(format_table(rows, floor))
+        print(format_table(rows, floor, [runs.read_config(run) for run in folders]))
     return rows
 
 

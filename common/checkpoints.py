@@ -31,6 +31,35 @@ def steps(folder):
     return sorted(found)
 
 
+_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")  # the last 8 bytes of a whole checkpoint index (an SSTable)
+
+
+def looks_whole(folder, step):
+    """Whether checkpoint `step` in `folder` looks whole without TensorFlow: its index ends as a finished
+    index file does, and its data shards are there. (Only a restore proves it; this keeps a rerun that
+    would find it damaged from being told the run is finished.)"""
+    index = Path(folder) / f"ckpt-{step}.index"
+    try:
+        with open(index, "rb") as f:
+            f.seek(-8, os.SEEK_END)
+            whole = f.read(8) == _TABLE_MAGIC
+    except OSError:
+        return False
+    return whole and any(Path(folder).glob(f"ckpt-{step}.data-*"))
+
+
+def read_best(run):
+    """The record of a run's checkpoints/best/ ({"step", "epoch", "fd", "score"}), or None before the
+    first evaluation. Read before the graph is built, so a damaged record costs no start-up or training."""
+    if not run.best_record.exists():
+        return None
+    fix = (
+        f"delete the folder {run.best} and run again: training resumes, and the best checkpoint is chosen "
+        "anew from the next evaluation on"
+    )
+    return runs.read_record(run.best_record, {"fd": (int, float), "step": int}, fix)
+
+
 def holds_our_networks(folder):
     """Whether the newest checkpoint in `folder` holds a generator and a discriminator of ours."""
     found = steps(folder)
@@ -192,15 +221,8 @@ class Checkpoints:
         self.saving.close(quiet)
 
     def best_so_far(self):
-        """The record of checkpoints/best/ ({"step", "epoch", "fd", "score"}), or None before the first
-        evaluation. Read before training starts, so a damaged record costs no training time."""
-        if not self.run.best_record.exists():
-            return None
-        fix = (
-            f"delete the folder {self.run.best} and run again: training resumes, and the best checkpoint is chosen "
-            "anew from the next evaluation on"
-        )
-        return runs.read_record(self.run.best_record, {"fd": (int, float), "step": int}, fix)
+        """The record of checkpoints/best/ (see read_best)."""
+        return read_best(self.run)
 
     def keep_if_best(self, sess, step, epoch, score, fd):
         """Keep this step's checkpoint in checkpoints/best/ when its Fréchet distance is the lowest yet:

@@ -274,5 +274,9 @@ def load(dataset, split="train", data_dir=None):
 
 
 def to_unit_range(images):
-    """uint8 [N, 28, 28] -> float32 [N, 28, 28, 1] in [-1, 1], the range of the generators' tanh."""
-    return (images.astype(np.float32)[..., None] / 127.5) - 1.0
+    """uint8 [N, 28, 28] -> float32 [N, 28, 28, 1] in [-1, 1], the range of the generators' tanh: (x / 127.5) − 1,
+    in place in one float32 array (the training set's is 190 MB: the arithmetic made three)."""
+    out = np.asarray(images).astype(np.float32)[..., None]
+    out /= 127.5
+    out -= 1.0
+    return out

@@ -119,6 +119,7 @@ def train(args, model):
         runs.check_same_run(run, args)
         runs.keep_sampling_settings(args, run)
         check_grids(run)
+        checkpoints.read_best(run)  # a damaged best.json is named now
         finished = finished_step(run, args, steps_per_epoch)
         if finished is not None:  # decided from the run's files: no TensorFlow, no graph
             print(
@@ -136,7 +137,6 @@ def train(args, model):
             del train_images, train_labels  # the host copy: the data set now lives in the graph's variables
             saved = checkpoints.Checkpoints(run, built.saver, built.finite, built.snapshot)
             restored = saved.restore(sess)  # a checkpoint of another model is refused here, config.json untouched
-            saved.best_so_far()  # a damaged best.json is named now, not after an epoch of training
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice
             if step < args.epochs * steps_per_epoch:  # there is training to do: this is the newest run
@@ -153,12 +153,15 @@ def train(args, model):
 
 
 def finished_step(run, args, steps_per_epoch):
-    """The step of a run that has nothing left to do — its newest checkpoint at or past the last epoch,
-    with that epoch's history row (and evaluation, when due) and grid written — or None. Anything less
-    (an end of epoch cut short, a history row missing) goes the long way, which completes it."""
+    """The step of a run that has nothing left to do — its newest checkpoint whole and at or past the
+    last epoch, with that epoch's history row (and evaluation, when due) and grid written, and the
+    settings on record (check_same_run compared them) — or None. Anything less (an end of epoch cut
+    short, a damaged checkpoint, a lost config.json) goes the long way, which completes or refuses it."""
     found = checkpoints.steps(run.checkpoints)
     if not found or found[-1] < args.epochs * steps_per_epoch or found[-1] % steps_per_epoch:
         return None
+    if not runs.read_config(run)["hparams"] or not checkpoints.looks_whole(run.checkpoints, found[-1]):
+        return None  # no record to check the settings against (the checkpoint itself must), or a damaged one
     step, epoch = found[-1], found[-1] // steps_per_epoch
     rows = history.read(run.history, upto_step=step)
     if not rows or rows[-1]["step"] != step or not run.grid(epoch).exists():

@@ -26,7 +26,7 @@ SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 # Such a run still loads, and resuming it with other settings is refused (sampling-only ones aside).
 ADDED_LATER = {
     "g_average": (SCRIPTS, 0.0),
-    "d_lr": (SCRIPTS, "lr"),
+    "d_lr": (("gan_dcgan", "gan_cdcgan"), "lr"),
     "beta2": (("gan_dcgan",), 0.999),
     "label_smoothing": (("gan_dcgan",), 0.0),  # gan_fc.py has had it from the start
     "g_kernel": (("gan_dcgan",), 5),

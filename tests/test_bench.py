@@ -13,7 +13,7 @@ def test_bench_runs_every_model_and_writes_json(tmp_path, capsys, monkeypatch):
     argv = ["--steps", "2", "--steps-per-run", "2", "--repeats", "1", "--warmup", "0", "--peak-size", "256", "--batch-size", "8"]
     bench.main([*argv, "--epoch-end", "2", "--json", str(out)])
     printed = capsys.readouterr().out
-    assert printed.startswith("machine: ") and "matmul peak" in printed
+    assert printed.startswith("device: CPU") and printed.splitlines()[1].startswith("machine: ") and "matmul peak" in printed
     results = json.loads(out.read_text())
     assert results["matmul_peak_gflops"] > 0 and results["machine"]["device"]
     assert set(results["host_s_per_step"]) == {"1", "2"} and all(v > 0 for v in results["host_s_per_step"].values())

@@ -222,13 +222,16 @@ def test_best_checkpoint_of_a_run_without_evaluation(tmp_path, tiny_mnist, capsy
 
 
 def test_the_table_names_the_settings_in_which_the_runs_differ():
-    def row(name, hparams):
-        config = {"script": "gan_fc", "dataset": "mnist", "hparams": {"seed": 0, "epochs": 60, **hparams}}
-        return {"run": name, "config": config, "checkpoint": "ckpt-9", "score": (9.0, 0.1), "fd": 20.0, "histogram": [0.1] * 10}
+    def config(hparams):
+        return {"script": "gan_fc", "dataset": "mnist", "hparams": {"seed": 0, "epochs": 60, **hparams}}
 
-    table = evaluate.format_table([row("gan_fc/a", {"d_hidden": 256}), row("gan_fc/b", {"d_hidden": 128})])
+    def row(name):
+        return {"run": name, "checkpoint": "ckpt-9", "score": (9.0, 0.1), "fd": 20.0, "histogram": [0.1] * 10}
+
+    configs = [config({"d_hidden": 256}), config({"d_hidden": 128})]
+    table = evaluate.format_table([row("gan_fc/a"), row("gan_fc/b")], configs=configs)
     lines = table.splitlines()
     assert lines[0] == "the runs differ in: d_hidden 256 → 128"
     assert lines[-2].endswith("d_hidden 256") and lines[-1].endswith("d_hidden 128")
-    alone = evaluate.format_table([row("gan_fc/a", {"d_hidden": 256})])
+    alone = evaluate.format_table([row("gan_fc/a")], configs=configs[:1])
     assert "differ" not in alone

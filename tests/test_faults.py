@@ -90,9 +90,22 @@ def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
     ],
 )
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnist, capsys, lr, extra, words):
-    """A huge learning rate makes this tiny run blow up in epoch 2, after the checkpoint of step 2."""
+    """A huge learning rate makes this tiny run blow up in epoch 2, after the checkpoint of step 2 (the
+    first script's networks: batch norm in G makes it blow up sooner, before any checkpoint)."""
     out = tmp_path / "run"
-    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "2", "--lr", lr, *extra]
+    argv = [
+        *TINY_FC,
+        *gan_fc.CLASSIC.split(),
+        "--data-dir",
+        tiny_mnist,
+        "--out-dir",
+        out,
+        "--steps-per-epoch",
+        "2",
+        "--lr",
+        lr,
+        *extra,
+    ]
     code = run_main(gan_fc, argv)
     assert code == 1
     err = capsys.readouterr().err.strip()
