@@ -3,7 +3,7 @@
     python gan_fc.py                      # train (resumes if this configuration was trained before)
     python gan_fc.py --lr 1e-4 --epochs 100
     python gan_fc.py --generate 64 --to digits.png
-    python gan_fc.py --no-g-batch-norm --d-hidden 256   # the first script's networks (CLASSIC below)
+    python gan_fc.py --g-batch-norm --d-hidden 512   # batch norm in G, a wider D: a lower FD (docs/results.md)
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
@@ -20,8 +20,8 @@ LR = 3e-4  # both networks' (a G at 4× D's rate, as the DCGAN has, lost to D at
 BETA1 = 0.5  # Adam's first-moment decay; 0.5 (not 0.9) keeps the two players from overshooting
 Z_DIM = 96
 G_HIDDEN = 1024  # units in each of the generator's two hidden layers
-D_HIDDEN = 512  # units in each of the discriminator's two hidden layers (the first script's: 256)
-G_BATCH_NORM = True  # batch norm before each of G's hidden activations (the first script's: none)
+D_HIDDEN = 256  # units in each of the discriminator's two hidden layers
+G_BATCH_NORM = False  # batch norm before each of G's hidden activations (with D at 512: a lower FD, worse class shares)
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages (with G_BATCH_NORM and --g-average 0)
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one classic script used 0.1)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
@@ -31,10 +31,8 @@ HPARAMS = flags.hyperparameters(globals())  # every constant above is also a fla
 GRID = (8, 8)  # rows, cols of the per-epoch sample grid
 
 # ------------------------------------------------------------------------------ the two networks
-# G: z96 U(−1,1) → fc1024 BN relu → fc1024 BN relu → fc784 tanh     D: 784 → fc512 lrelu.2 → fc512 lrelu.2 → fc1 logit
-# The first script's (CLASSIC): no batch norm in G, D at 256 units. Batch norm lets G's two wide layers
-# learn at the rate D sets; the wider D gives G a sharper gradient (docs/results.md).
-CLASSIC = "--no-g-batch-norm --d-hidden 256"
+# G: z96 U(−1,1) → fc1024 relu → fc1024 relu → fc784 tanh     D: 784 → fc256 lrelu.2 → fc256 lrelu.2 → fc1 logit
+# (`--g-batch-norm --d-hidden 512`: batch norm before G's ReLUs and a wider D, the candidate of docs/results.md)
 
 
 def generator(z, hp, training=True):

@@ -90,12 +90,10 @@ def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
     ],
 )
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mnist, capsys, lr, extra, words):
-    """A huge learning rate makes this tiny run blow up in epoch 2, after the checkpoint of step 2 (the
-    first script's networks: batch norm in G makes it blow up sooner, before any checkpoint)."""
+    """A huge learning rate makes this tiny run blow up in epoch 2, after the checkpoint of step 2."""
     out = tmp_path / "run"
     argv = [
         *TINY_FC,
-        *gan_fc.CLASSIC.split(),
         "--data-dir",
         tiny_mnist,
         "--out-dir",

@@ -42,34 +42,23 @@ def test_fc_architecture_matches_the_comment():
         "generator/fc1/weights": [96, 1024],
         "generator/fc2/weights": [1024, 1024],
         "generator/fc3/weights": [1024, 784],
-        "discriminator/fc1/weights": [784, 512],
-        "discriminator/fc2/weights": [512, 512],
-        "discriminator/fc3/weights": [512, 1],
-    }
-    graph, *_ = build("gan_fc")
-    with graph.as_default():
-        g_names = {v.name for v in ops.trainable_variables("generator")}
-    assert {"generator/bn1/gamma:0", "generator/bn2/beta:0"} <= g_names
-    assert not any("fc1/biases" in n or "fc2/biases" in n for n in g_names)  # batch norm's beta serves
-
-
-def test_fc_classic_architecture_is_one_set_of_flags_away():
-    import gan_fc
-
-    argv = gan_fc.CLASSIC.split()
-    assert weight_shapes("gan_fc", argv) == {
-        "generator/fc1/weights": [96, 1024],
-        "generator/fc2/weights": [1024, 1024],
-        "generator/fc3/weights": [1024, 784],
         "discriminator/fc1/weights": [784, 256],
         "discriminator/fc2/weights": [256, 256],
         "discriminator/fc3/weights": [256, 1],
     }
-    graph, *_ = build("gan_fc", argv)
+    graph, *_ = build("gan_fc")
     with graph.as_default():
         assert not [v for v in tf.global_variables() if "/bn" in v.name]
-        assert {"generator/fc1/biases:0", "generator/fc2/biases:0"} <= {v.name for v in ops.trainable_variables("generator")}
-    assert f"`{gan_fc.CLASSIC}`" in (REPO / "README.md").read_text()
+
+
+def test_fc_batch_norm_in_g_replaces_its_hidden_biases():
+    assert weight_shapes("gan_fc", ["--g-batch-norm", "--d-hidden", "512"])["discriminator/fc1/weights"] == [784, 512]
+    graph, *_ = build("gan_fc", ["--g-batch-norm"])
+    with graph.as_default():
+        g_names = {v.name for v in ops.trainable_variables("generator")}
+        moving = [v for v in tf.global_variables() if v.name.startswith("generator/") and "moving_mean" in v.name]
+    assert {"generator/bn1/gamma:0", "generator/bn2/beta:0"} <= g_names and len(moving) == 2
+    assert not any("fc1/biases" in n or "fc2/biases" in n for n in g_names)  # batch norm's beta serves
 
 
 def test_dcgan_architecture_matches_the_comment():
