@@ -207,7 +207,7 @@ def run_name(args, script):
             if name == "dataset"
             else f"{flag if value else 'no-' + flag}"
             if isinstance(value, bool)
-            else f"{flag}{_value_text(value)}"
+            else f"{flag}{'-' if flag[-1].isdigit() else ''}{_value_text(value)}"  # beta1-0.9, lr1e-4
         )
     if len(parts) > MAX_NAMED:
         parts = [*parts[: MAX_NAMED - 1], f"+{len(parts) - MAX_NAMED + 1}more"]

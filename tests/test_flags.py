@@ -49,8 +49,8 @@ def test_run_name_says_what_differs_from_the_defaults_but_not_epochs():
     assert name("--d-hidden", "256") == base  # a flag at its default changes nothing
     assert re.fullmatch(r"steps-per-epoch10_[0-9a-f]{6}", name("--steps-per-epoch", "10"))
     assert name("--dataset", "fashion_mnist").startswith("fashion_mnist_")
-    many = name("--lr", "1e-4", "--d-lr", "1e-4", "--z-dim", "50", "--g-hidden", "64", "--d-hidden", "64", "--seed", "3")
-    assert many.startswith("lr1e-4_d-lr1e-4_z-dim50_+3more_") and len(many) < 60
+    many = name("--lr", "1e-4", "--beta1", "0.9", "--z-dim", "50", "--g-hidden", "64", "--d-hidden", "64", "--seed", "3")
+    assert many.startswith("lr1e-4_beta1-0.9_z-dim50_+3more_") and len(many) < 60
 
 
 def test_a_run_under_its_older_name_is_found_and_resumed_there(tmp_path, monkeypatch):
