@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from common import device
 from common.data import DATASETS
 
 INT_MAX = 2**31 - 1  # counts and sizes: what TensorFlow's int32 shapes hold
@@ -166,7 +167,7 @@ def given_on_command_line(hparams, argv):
 def add_device_flag(parser):
     parser.add_argument(
         "--device",
-        choices=["auto", "gpu", "cpu"],
+        choices=device.CHOICES,
         default="auto",
         help="auto (the default): a GPU if TensorFlow sees one, else the CPU; gpu: refuse to start without one; cpu: hide the GPUs",
     )

@@ -58,9 +58,9 @@ class Reference:
         cache = self.cache_path(test_images, self.test_labels)
         stats = _read_cache(cache)
         if stats is None:
-            self.test_probs, features = self.classifier.predict(data.to_unit_range(test_images))
+            probs, features = self.classifier.predict(data.to_unit_range(test_images))
             mean, covariance = metrics.gaussian(features)
-            stats = dict(test_probs=self.test_probs, mean=mean, root=metrics.sqrt_psd(covariance), trace=np.trace(covariance))
+            stats = dict(test_probs=probs, mean=mean, root=metrics.sqrt_psd(covariance), trace=np.trace(covariance))
             _write_cache(cache, stats)
         self.test_probs = stats["test_probs"]
         self.frechet = FrechetToReference(stats["mean"], stats["root"], float(stats["trace"]))

@@ -21,30 +21,30 @@ OUTPUTS_DIR = REPO_DIR / "outputs"
 
 SCRIPTS = ("gan_fc", "gan_dcgan", "gan_cdcgan")
 
-# Hyperparameters added after the first runs were recorded: the scripts that have them, and what
-# reproduces a run whose config.json predates them (a value, or the name of the setting it copied then).
+
+# Hyperparameters added after the first runs were recorded: for each script that has one, what
+# reproduces a run whose config.json predates it (a value, or CopyOf the setting it copied then).
 # Such a run still loads, and resuming it with other settings is refused (sampling-only ones aside).
+class CopyOf(str):
+    """The earlier value was this other setting's (a separate D rate copied the one rate `lr`)."""
+
+
 ADDED_LATER = {
-    "g_average": (SCRIPTS, 0.0),
-    "d_lr": (("gan_dcgan", "gan_cdcgan"), "lr"),
-    "beta2": (("gan_dcgan",), 0.999),
-    "label_smoothing": (("gan_dcgan",), 0.0),  # gan_fc.py has had it from the start
-    "g_kernel": (("gan_dcgan",), 5),
-    "d_kernel": (("gan_dcgan",), 5),
-    "g_7x7_layers": (("gan_dcgan",), 1),
-    "g_7x7_kernel": (("gan_dcgan",), 5),
-    "d_7x7_layers": (("gan_dcgan",), 0),
-    "z_modes": (("gan_dcgan",), 0),
-    "z_mode_distance": (("gan_dcgan",), 3.0),
-    "z_temperature": (("gan_dcgan",), 1.0),
-}
-# The same for a setting whose earlier value differs between scripts: (script, name) -> value.
-ADDED_LATER_PER_SCRIPT = {
-    ("gan_cdcgan", "g_7x7_layers"): 0,
-    ("gan_cdcgan", "d_7x7_layers"): 0,
-    ("gan_cdcgan", "d_condition"): "input",
-    ("gan_fc", "g_batch_norm"): False,
-    ("gan_fc", "bn_momentum"): 0.9,
+    "g_average": dict.fromkeys(SCRIPTS, 0.0),
+    "d_lr": dict.fromkeys(("gan_dcgan", "gan_cdcgan"), CopyOf("lr")),
+    "beta2": {"gan_dcgan": 0.999},
+    "label_smoothing": {"gan_dcgan": 0.0},  # gan_fc.py has had it from the start
+    "g_kernel": {"gan_dcgan": 5},
+    "d_kernel": {"gan_dcgan": 5},
+    "g_7x7_layers": {"gan_dcgan": 1, "gan_cdcgan": 0},
+    "g_7x7_kernel": {"gan_dcgan": 5},
+    "d_7x7_layers": {"gan_dcgan": 0, "gan_cdcgan": 0},
+    "d_condition": {"gan_cdcgan": "input"},
+    "z_modes": {"gan_dcgan": 0},
+    "z_mode_distance": {"gan_dcgan": 3.0},
+    "z_temperature": {"gan_dcgan": 1.0},
+    "g_batch_norm": {"gan_fc": False},
+    "bn_momentum": {"gan_fc": 0.9},
 }
 
 # Settings that change only how a trained G is drawn, not what it learns. Changing one needs no new run:
@@ -190,8 +190,19 @@ def changed_settings(hparams, script, dataset="mnist", steps_per_epoch=None):
     return changed
 
 
+def _name_part(name, value):
+    """A changed setting as its flag: `fashion_mnist`, `g-batch-norm`, `no-d-batch-norm`, `lr1e-4`,
+    `beta1-0.9` (a dash where the flag ends in a digit)."""
+    if name == "dataset":
+        return value
+    flag = flags.flag_of(name)[2:]
+    if isinstance(value, bool):
+        return flag if value else "no-" + flag
+    return f"{flag}{'-' if flag[-1].isdigit() else ''}{_value_text(value)}"
+
+
 def run_name(args, script):
-    """`d-hidden128_lr1e-4_3f9a1c`: the settings that differ from the script's shipped defaults, as
+    """`lr1e-4_d-hidden128_3f9a1c`: the settings that differ from the script's shipped defaults, as
     their flags (`defaults_3f9a1c` when none does), then a hash of everything that shapes the result,
     which keeps the name unique and unchanged by the order of the flags.
 
@@ -199,16 +210,7 @@ def run_name(args, script):
     new one; any other edited constant or flag of the model gives a new folder beside the old one.
     """
     changed = changed_settings(args.hparams, script, args.dataset, args.steps_per_epoch)
-    parts = []
-    for name, value in changed.items():
-        flag = name.replace("_", "-")
-        parts.append(
-            value
-            if name == "dataset"
-            else f"{flag if value else 'no-' + flag}"
-            if isinstance(value, bool)
-            else f"{flag}{'-' if flag[-1].isdigit() else ''}{_value_text(value)}"  # beta1-0.9, lr1e-4
-        )
+    parts = [_name_part(name, value) for name, value in changed.items()]
     if len(parts) > MAX_NAMED:
         parts = [*parts[: MAX_NAMED - 1], f"+{len(parts) - MAX_NAMED + 1}more"]
     return "_".join([*(parts or ["defaults"]), _digest(args)])
@@ -326,12 +328,10 @@ def read_config(run):
     if config["script"] not in SCRIPTS or config["dataset"] not in DATASETS:
         raise UsageError(f"{run.config} is damaged (script {config['script']!r}, dataset {config['dataset']!r}); {fix}")
     hparams = config["hparams"]
-    for name, (scripts, then) in ADDED_LATER.items():
-        if hparams and config["script"] in scripts and name not in hparams:
-            hparams[name] = hparams.get(then) if isinstance(then, str) else then
-    for (script, name), then in ADDED_LATER_PER_SCRIPT.items():
-        if hparams and config["script"] == script and name not in hparams:
-            hparams[name] = then
+    for name, earlier in ADDED_LATER.items():
+        if hparams and config["script"] in earlier and name not in hparams:
+            then = earlier[config["script"]]
+            hparams[name] = hparams.get(then) if isinstance(then, CopyOf) else then
     return config
 
 
