@@ -9,6 +9,7 @@ which a crash could leave stale or broken. TensorFlow writes the checkpoint file
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from common import background, errors, files, guards, history, runs
 from common.errors import TrainingFailed, UsageError
 from common.tfcompat import tf
 
+CHECKPOINT_FILE = re.compile(r"ckpt-\d+\.(index|data-\d{5}-of-\d{5})")
 KEEP = 3  # the newest checkpoints kept in checkpoints/ (the best one is kept apart, in checkpoints/best/)
 
 
@@ -32,6 +34,12 @@ def steps(folder):
 
 
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")  # the last 8 bytes of a whole checkpoint index (an SSTable)
+
+
+def checkpoint_files(folder):
+    """The files of the checkpoints in `folder`, by TensorFlow's exact names (`ckpt-<step>.index`,
+    `ckpt-<step>.data-<i>-of-<n>`): a user's `ckpt-notes.txt` is not one of them."""
+    return [p for p in Path(folder).glob("ckpt-*") if CHECKPOINT_FILE.fullmatch(p.name) and not p.is_symlink()]
 
 
 def looks_whole(folder, step):
@@ -58,6 +66,15 @@ def read_best(run):
         "anew from the next evaluation on"
     )
     return runs.read_record(run.best_record, {"fd": (int, float), "step": int}, fix)
+
+
+def best_is_decided(run, fd):
+    """Whether checkpoints/best/ already reflects an evaluation of Fréchet distance `fd`: a crash
+    between a checkpoint and its keep_if_best leaves it undecided, and the rerun must decide it."""
+    best = read_best(run)
+    if best is None or best["fd"] > fd:
+        return False
+    return all(p.name.startswith(f"ckpt-{best['step']}.") for p in checkpoint_files(run.best))
 
 
 def holds_our_networks(folder):
@@ -226,22 +243,29 @@ class Checkpoints:
 
     def keep_if_best(self, sess, step, epoch, score, fd):
         """Keep this step's checkpoint in checkpoints/best/ when its Fréchet distance is the lowest yet:
-        hard links to the files just saved (no second save), a copy where the filesystem has no links."""
+        hard links to the files just saved (no second save), a copy where the filesystem has no links.
+
+        Decided from what is on disk (best.json against this step's FD), so it may run again for the same
+        step: the resume of a run cut short anywhere in here, or between its checkpoint and here, ends
+        with the `best/` an uninterrupted run has. The record is written after the files it names and
+        the superseded files are removed last, also when an earlier call was cut short before that."""
         best = self.best_so_far()
-        if best is not None and best["fd"] <= fd:
-            return
-        self.run.best.mkdir(exist_ok=True)
-        old = [p for p in self.run.best.glob("ckpt-*") if not p.name.startswith(f"ckpt-{step}.")]
-        saved = list(self.run.checkpoints.glob(f"ckpt-{step}.*"))  # the .index and the data shards
-        if self.last_saved == step and saved:
-            for path in saved:
-                _link_or_copy(path, self.run.best / path.name)
-        else:  # not saved by this session at this step: never the case in the loop today. (From live
-            # weights: right at a session's start, wrong in the saving thread, which always has the files.)
-            self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
-        files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
-        for path in old:
-            path.unlink()
+        if best is None or fd < best["fd"]:
+            self.run.best.mkdir(exist_ok=True)
+            saved = [p for p in checkpoint_files(self.run.checkpoints) if p.name.startswith(f"ckpt-{step}.")]
+            if self.last_saved == step and saved:
+                for path in saved:
+                    _link_or_copy(path, self.run.best / path.name)
+            else:  # not saved by this session at this step: never the case in the loop today. (From live
+                # weights: right at a session's start, wrong in the saving thread, which always has the files.)
+                self.saver.save(sess, str(self.run.best / "ckpt"), global_step=step, write_meta_graph=False, write_state=False)
+            guards.fault_point("sigkill-after-best-files", step)
+            files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
+            guards.fault_point("sigkill-after-best-record", step)
+            best = {"step": step}
+        for path in checkpoint_files(self.run.best):
+            if not path.name.startswith(f"ckpt-{best['step']}."):
+                path.unlink()
 
     def failed(self, what, error):
         """The one-line failure of a write of the run's (`what` failed, and why), with what is safe on disk

@@ -166,7 +166,8 @@ def finished_step(run, args, steps_per_epoch):
     rows = history.read(run.history, upto_step=step)
     if not rows or rows[-1]["step"] != step or not run.grid(epoch).exists():
         return None
-    if args.eval_every and epoch % args.eval_every == 0 and math.isnan(rows[-1]["fd"]):
+    fd = rows[-1]["fd"]
+    if args.eval_every and epoch % args.eval_every == 0 and (math.isnan(fd) or not checkpoints.best_is_decided(run, fd)):
         return None
     return step
 
@@ -320,12 +321,15 @@ class Trainer:
         if not self.run.grid(epoch).exists():
             self.write_grid(epoch)
         due = self.reference is not None and epoch % self.eval_every == 0
-        if due and self.rows and self.rows[-1]["step"] == step and math.isnan(self.rows[-1]["fd"]):
+        if not (due and self.rows and self.rows[-1]["step"] == step):
+            return
+        if math.isnan(self.rows[-1]["fd"]):
             self.evaluate()
             history.write(self.run.history, self.rows)
-            self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
             if self.writer is not None:
                 log_scalars(self.writer, self.rows[-1:], history.EVALUATION)
+        # Also when the row had its FD: a crash after the checkpoint may have come before best/ was decided.
+        self.saved.keep_if_best(self.sess, step, epoch, self.rows[-1]["score"], self.rows[-1]["fd"])
 
     def write_grid(self, epoch):
         step = self.built.step

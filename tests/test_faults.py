@@ -3,6 +3,7 @@ second process, and a changed model, and says what happened in one line."""
 
 import errno
 import importlib
+import json
 import os
 import shutil
 import signal
@@ -316,3 +317,45 @@ def test_damaged_config_json_is_named(tmp_path, tiny_mnist, capsys):
     (out / "config.json").write_text('{"hparams": {"lr": ')
     assert run_main(gan_fc, argv) == 2
     assert "config.json is damaged" in capsys.readouterr().err
+
+
+# The moments of an epoch's end at which a crash could leave checkpoints/best/ undecided or half
+# written: after the checkpoint (best/ not yet looked at), after best/'s new files (the record still
+# names the old best), after the record (the old best's files not yet removed).
+BEST_MOMENTS = ["sigkill-after-checkpoint", "sigkill-after-best-files", "sigkill-after-best-record"]
+WITH_EVALUATION = [*TINY_FC, "--epochs", "2", "--steps-per-epoch", "5", "--eval-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def evaluated_straight(tmp_path_factory):
+    """A tiny FC run evaluated each epoch (the shipped classifier), never stopped; its last epoch is the best."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    assert run_main(gan_fc, [*WITH_EVALUATION, "--out-dir", out]) == 0
+    assert json.loads((out / "checkpoints/best/best.json").read_text())["step"] == 10  # so the kills below happen
+    return out
+
+
+@pytest.mark.parametrize("moment", BEST_MOMENTS)
+def test_a_crash_around_the_best_checkpoint_resumes_to_the_uninterrupted_best(tmp_path, evaluated_straight, moment):
+    killed = tmp_path / "killed"
+    env = {**os.environ, guards.FAULT_ENV: f"{moment}@10"}  # the last epoch's end: a rerun must not call it finished
+    argv = [*WITH_EVALUATION, "--out-dir", str(killed)]
+    result = subprocess.run(
+        [sys.executable, str(REPO / "gan_fc.py"), *argv], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == -9, result.stderr
+    assert run_main(gan_fc, argv) == 0
+
+    def best(run):
+        record = json.loads((run / "checkpoints/best/best.json").read_text())
+        return record, sorted(p.name for p in (run / "checkpoints/best").iterdir())
+
+    (record, names), (expected, expected_names) = best(killed), best(evaluated_straight)
+    assert names == expected_names and record["step"] == expected["step"] == 10
+    assert record["fd"] == pytest.approx(expected["fd"], rel=1e-5)
+
+    def best_weights(run):
+        reader = tf.train.load_checkpoint(str(run / "checkpoints/best/ckpt-10"))
+        return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+    assert max_abs_diff(best_weights(evaluated_straight), best_weights(killed)) <= 1e-5
