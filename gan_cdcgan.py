@@ -32,6 +32,7 @@ D_7X7_LAYERS = 2  # 3×3 stride-1 convolutions at 7×7, 2F filters each (the cla
 D_CONDITION = "projection"  # how D sees the label: "projection" (the label picks D's second output layer,
 #   Miyato & Koyama 2018) or "input" (ten label planes beside the image, the classic script's)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the classic script and the DCGAN paper
+Z_TEMPERATURE = 1.05  # samples draw z a little warmer than training's 1: a lower FD for a few wrong digits (see sample)
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (docs/results.md)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
@@ -46,7 +47,7 @@ CLASSES = 10
 #    → conv1 7 valid + ⟨V[y], features⟩ → logit
 # The classic script's (CLASSIC below): F = 128, no 3×3 layers, and D reads [x, y as ten 28×28 planes]
 # instead of the projection.
-CLASSIC = "--lr 2e-4 --d-lr 2e-4 --g-filters 128 --d-filters 128 --g-7x7-layers 0 --d-7x7-layers 0 --d-condition input"
+CLASSIC = "--lr 2e-4 --d-lr 2e-4 --g-filters 128 --d-filters 128 --g-7x7-layers 0 --d-7x7-layers 0 --d-condition input --z-temperature 1"
 
 
 def generator(z, labels, hp, training):
@@ -93,22 +94,27 @@ def discriminator(x, labels, hp):
         return logit
 
 
-def noise(count, seed, hp):
-    return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
+def noise(count, seed, hp, stddev=1.0):
+    return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed, stddev=stddev)
 
 
 def sample(hp, count, seed, labels, training=False):
     """`count` images of the digits `labels`, drawn by the average of G's weights (G_AVERAGE) with batch
     norm in inference mode: evaluation and `--generate`. (`training` measures the average's batch
-    statistics: see gan.average_generator.)"""
+    statistics: see gan.average_generator.)
+
+    The noise is drawn a little warmer than in training (Z_TEMPERATURE; the DCGAN draws colder): told
+    the digit, this G draws each digit's styles narrower than the data has them, and wider noise gives
+    back variety. 1.05 lowers the FD from 9.2 to 7.8 for 0.1 % more wrong digits; colder draws even fewer
+    wrong digits but a far higher FD (15 at 0.9: docs/results.md). `--z-temperature 1` draws exactly as training does."""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp), labels, hp, training)
+        return generator(noise(count, seed, hp, 1.0 if training else hp.z_temperature), labels, hp, training)
 
 
 def fixed_grid(hp):
     """10×10: row k draws digit k, and column j uses the same noise vector in every row, so a column
     shows one style held fixed across the ten digits."""
-    z = tf.tile(noise(CLASSES, inputs.stream_seed(hp.seed, inputs.Stream.FIXED_NOISE, 0), hp), [CLASSES, 1])
+    z = tf.tile(noise(CLASSES, inputs.stream_seed(hp.seed, inputs.Stream.FIXED_NOISE, 0), hp, hp.z_temperature), [CLASSES, 1])
     labels = tf.repeat(tf.range(CLASSES), CLASSES)  # 0 ×10, 1 ×10, …: row by row
     with ops.averaged(hp.g_average > 0):
         return generator(z, labels, hp, training=False), labels

@@ -13,7 +13,7 @@ import os
 import socket
 from pathlib import Path
 
-from common import files, flags
+from common import files, flags, guards
 from common.data import DATASETS, REPO_DIR
 from common.errors import UsageError
 
@@ -42,7 +42,7 @@ ADDED_LATER = {
     "d_condition": {"gan_cdcgan": "input"},
     "z_modes": {"gan_dcgan": 0},
     "z_mode_distance": {"gan_dcgan": 3.0},
-    "z_temperature": {"gan_dcgan": 1.0},
+    "z_temperature": {"gan_dcgan": 1.0, "gan_cdcgan": 1.0},
     "g_batch_norm": {"gan_fc": False},
     "bn_momentum": {"gan_fc": 0.9},
 }
@@ -142,6 +142,7 @@ class RunFolder:
             )
         for path in written:
             path.unlink()
+            guards.fault_point("sigint-fresh", 0)
         for folder in (self.best, self.checkpoints, self.samples, self.logs):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()

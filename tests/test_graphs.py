@@ -244,7 +244,7 @@ def test_the_readmes_classic_cdcgan_flags_build_the_classic_scripts_weights():
     line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--d-condition input" in line)
     argv = line[line.index("`--") + 1 : line.rindex("`")].split()
     classic = flags.parse("test", __import__("gan_cdcgan").HPARAMS, argv)
-    assert classic.lr == classic.d_lr == 2e-4
+    assert classic.lr == classic.d_lr == 2e-4 and classic.z_temperature == 1.0
     assert weight_shapes("gan_cdcgan", argv) == {
         "generator/deconv1/weights": [7, 7, 256, 110],
         "generator/deconv2/weights": [5, 5, 128, 256],
@@ -366,8 +366,8 @@ def test_conditional_grid_rows_are_digits_and_columns_share_noise():
     graph, _, init, args = build("gan_cdcgan")
     with graph.as_default():
         images, labels = gan_cdcgan.fixed_grid(args)
-        # Redraw the grid from explicit noise: row k, column j = G(noise j, digit k).
-        z = gan_cdcgan.noise(10, inputs.stream_seed(args.seed, inputs.Stream.FIXED_NOISE, 0), args)
+        # Redraw the grid from explicit noise: row k, column j = G(noise j, digit k), at the temperature the script draws with.
+        z = gan_cdcgan.noise(10, inputs.stream_seed(args.seed, inputs.Stream.FIXED_NOISE, 0), args, args.z_temperature)
         with ops.averaged():  # the grid is drawn by G's weight average
             by_column = [gan_cdcgan.generator(z, tf.fill([10], k), args, training=False) for k in range(10)]
     with tf.Session(graph=graph) as sess:
@@ -481,9 +481,9 @@ def test_weight_average_follows_g_with_the_warmed_up_decay(script, decay):
 @pytest.mark.parametrize("script", ["gan_dcgan", "gan_cdcgan"])
 def test_refresh_gives_the_average_the_batch_statistics_it_draws_with(script):
     """After `refresh`, inference mode on the measuring noise reproduces batch-statistics mode there
-    (for the DCGAN drawn at temperature 1, the noise the statistics are measured on)."""
+    (drawn at temperature 1, the noise the statistics are measured on)."""
     module = importlib.import_module(script)
-    graph, model, init, args = build(script, [*TINY[script], *(["--z-temperature", "1"] if script == "gan_dcgan" else [])])
+    graph, model, init, args = build(script, [*TINY[script], "--z-temperature", "1"])
     with graph.as_default():
         seed = inputs.stream_seed(args.seed, inputs.Stream.BN_STATS, 0)
         labels = inputs.balanced_digits(gan.STATS_SAMPLES)
