@@ -3,12 +3,13 @@
 
 A `UsageError` is the user's input (a flag, a folder, a data file): one line saying what to do, exit
 code 2. `TrainingFailed` is training that cannot go on (it diverged, a save failed): one line saying
-what was kept, exit code 1, as for a file that could not be written. Ctrl-C outside training: one
-line, exit code 130.
+what was kept, exit code 1, as for a file that could not be written. Ctrl-C or SIGTERM outside
+training: one line, exit code 130 or 143, and no temporary file left (they unwind like an exception).
 """
 
 import contextlib
 import os
+import signal
 import sys
 
 
@@ -18,6 +19,17 @@ class UsageError(Exception):
 
 class TrainingFailed(Exception):
     """Training cannot go on (diverged, or a save failed); the message says what was kept."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the training loop: raised like Ctrl-C's KeyboardInterrupt, so every `finally`
+    (a temporary file's removal, a lock's release) runs, where the default action would end the process
+    in silence. The loop catches both signals itself to save first."""
+
+
+def _stopped(error):
+    """The one line and exit code of a Ctrl-C (130) or a SIGTERM (143)."""
+    return ("terminated", 128 + signal.SIGTERM) if isinstance(error, Terminated) else ("interrupted", 128 + signal.SIGINT)
 
 
 def first_line(error):
@@ -43,9 +55,10 @@ def exit_codes(program):
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"{program}: failed: {where}{e.strerror or e}", file=sys.stderr)
         raise SystemExit(1) from None
-    except KeyboardInterrupt:  # Ctrl-C outside training (which saves and exits 130 itself): nothing half-written stays
-        print(f"{program}: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM outside training (which saves first): nothing half-written stays
+        what, code = _stopped(e)
+        print(f"{program}: {what}", file=sys.stderr)
+        raise SystemExit(code) from None
     except MemoryError:
         print(f"{program}: failed: out of memory; ask for fewer images or a smaller model", file=sys.stderr)
         raise SystemExit(1) from None
@@ -66,16 +79,32 @@ def exit_codes(program):
         raise SystemExit(1) from None
 
 
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def quiet_interrupts():
-    """Ctrl-C before a program's main runs — while TensorFlow loads, which takes seconds — ends it
-    with one line and exit code 130 instead of an import traceback. Other errors are untouched."""
-    previous = sys.excepthook
+    """Ctrl-C or SIGTERM before a program's main runs — while TensorFlow loads, which takes seconds —
+    ends it with one line and exit code 130 or 143 instead of an import traceback or silence. A Ctrl-C
+    that lands where Python can only report it (a callback of a C library's, e.g. matplotlib's, printed
+    as "Exception ignored") is raised again at once, so it stops the program there too. Other errors
+    are untouched."""
+    with contextlib.suppress(ValueError):  # imported first in a thread other than the main one: no handler
+        signal.signal(signal.SIGTERM, _terminate)
+    previous, previous_unraisable = sys.excepthook, sys.unraisablehook
 
     def hook(kind, value, traceback):
         if issubclass(kind, KeyboardInterrupt):
-            print(f"{os.path.basename(sys.argv[0] or 'python')}: interrupted", file=sys.stderr)
+            what, code = _stopped(value)
+            print(f"{os.path.basename(sys.argv[0] or 'python')}: {what}", file=sys.stderr)
             sys.stderr.flush()
-            os._exit(130)
+            os._exit(code)
         previous(kind, value, traceback)
 
-    sys.excepthook = hook
+    def unraisable(report):
+        if isinstance(report.exc_value, KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM if isinstance(report.exc_value, Terminated) else signal.SIGINT)
+            return
+        previous_unraisable(report)
+
+    sys.excepthook, sys.unraisablehook = hook, unraisable

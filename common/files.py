@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from common import guards
+
 
 @contextlib.contextmanager
 def replacing(path):
@@ -16,6 +18,7 @@ def replacing(path):
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
         yield tmp
+        guards.fault_point("sigint-replacing", 0)  # a test's signal between the write and the rename
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -42,6 +42,9 @@ def armed():
 def fault_point(point, step):
     """Test hook: with GAN_FAULT=<point>@<step> the process signals itself there — SIGINT for the
     `sigint…` points (Ctrl-C), and for the `sigkill…` points a SIGKILL, which no handler sees: a real
-    crash."""
-    if os.environ.get(FAULT_ENV) == f"{point}@{step}":
+    crash. A `sigint…` point named `sigterm…` in GAN_FAULT sends SIGTERM there instead."""
+    wanted = os.environ.get(FAULT_ENV)
+    if wanted == f"{point}@{step}":
         os.kill(os.getpid(), signal.SIGINT if point.startswith("sigint") else signal.SIGKILL)
+    elif point.startswith("sigint") and wanted == f"sigterm{point.removeprefix('sigint')}@{step}":
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -136,6 +136,7 @@ def train(args, model):
             built.load_data(sess, train_images, train_labels)
             del train_images, train_labels  # the host copy: the data set now lives in the graph's variables
             saved = checkpoints.Checkpoints(run, built.saver, built.finite, built.snapshot)
+            guards.fault_point("sigint-restoring", 0)
             restored = saved.restore(sess)  # a checkpoint of another model is refused here, config.json untouched
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice

@@ -191,34 +191,59 @@ def test_to_a_folder_or_an_unwritable_place_is_refused_before_generating(run_cop
         assert time.monotonic() - started < 60  # refused before 100,000 images were drawn
 
 
-@pytest.mark.parametrize("point", ["sigint-generate@0", "sigint-writing@0"])
-def test_ctrl_c_during_generate_keeps_an_earlier_file_whole(run_copy, tmp_path, point):
+@pytest.mark.parametrize("point", ["sigint-generate@0", "sigint-writing@0", "sigterm-replacing@0"])
+def test_ctrl_c_or_sigterm_during_generate_keeps_an_earlier_file_whole(run_copy, tmp_path, point):
     target = tmp_path / "generated" / "digits.npz"
     code, err, _ = run("gan_fc.py", "--out-dir", run_copy, "--generate", "8", "--to", target)
     assert code == 0, err
     before = target.read_bytes()
     code, err, _ = run("gan_fc.py", "--out-dir", run_copy, "--generate", "1500", "--to", target, env={guards.FAULT_ENV: point})
-    assert_one_line(code, err, 130, "interrupted")
+    assert_one_line(code, err, *((143, "terminated") if point.startswith("sigterm") else (130, "interrupted")))
     assert target.read_bytes() == before
     assert sorted(p.name for p in target.parent.iterdir()) == ["digits.npz"]  # no temporary file left behind
 
 
 # ------------------------------------------------------------------------------------- Ctrl-C (130)
-def test_ctrl_c_while_tensorflow_loads():
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_while_tensorflow_loads(signum, code, word):
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "gan_fc.py"), "--help"],
+        [sys.executable, str(REPO / "evaluate.py"), "--real", "--samples", "10"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
         preexec_fn=default_sigint,
     )
-    time.sleep(0.8)  # inside the imports: TensorFlow takes seconds to load
-    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)  # inside the imports: TensorFlow takes seconds to load
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
-        pytest.skip("the imports finished before the signal (a fast machine)")
-    assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["gan_fc.py: interrupted"]
+        pytest.skip("the program finished before the signal (a fast machine)")
+    assert proc.returncode == code, err
+    assert err.strip().splitlines() == [f"evaluate.py: {word}"]
+
+
+# SIGTERM outside the training loop, at each kind of moment: one line, exit 143, no temporary file, and
+# every file that existed before as it was (--fresh's own removals aside).
+SIGTERM_CASES = [
+    ("restoring", "gan_fc.py", ["--out-dir", "{run}", *TRAIN, "--epochs", "3"]),
+    ("fresh", "gan_fc.py", ["--out-dir", "{run}", *TRAIN, "--fresh"]),
+    ("replacing", "evaluate.py", ["{run}", "--samples", "10"]),
+    ("replacing", "compare.py", ["{run}", "--out", "{tmp}/compare.png"]),
+]
+
+
+@pytest.mark.parametrize("point, program, argv", SIGTERM_CASES, ids=[f"{c[1]}-{c[0]}" for c in SIGTERM_CASES])
+def test_sigterm_outside_the_training_loop(run_copy, tmp_path, point, program, argv):
+    before = snapshot(run_copy)
+    argv = [a.format(run=run_copy, tmp=tmp_path) if isinstance(a, str) else a for a in argv]
+    code, err, _ = run(program, *argv, env={guards.FAULT_ENV: f"sigterm-{point}@0"})
+    assert_one_line(code, err, 143, f"{program}: terminated")
+    after = snapshot(run_copy)
+    if point == "fresh":
+        assert set(after) < set(before) and all(after[name] == before[name] for name in after)
+    else:
+        assert after == before
+    assert not [p for p in (*run_copy.rglob(".*tmp*"), *tmp_path.glob(".*tmp*"))]
 
 
 def test_ctrl_c_while_the_data_loads(tmp_path):
