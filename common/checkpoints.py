@@ -20,6 +20,7 @@ from common.errors import TrainingFailed, UsageError
 from common.tfcompat import tf
 
 CHECKPOINT_FILE = re.compile(r"ckpt-\d+\.(index|data-\d{5}-of-\d{5})")
+TEMPORARY_FILE = re.compile(r"ckpt-\d+\.(index|data-\d{5}-of-\d{5})\.tempstate\d+")  # a write cut short
 KEEP = 3  # the newest checkpoints kept in checkpoints/ (the best one is kept apart, in checkpoints/best/)
 
 
@@ -181,7 +182,13 @@ class Checkpoints:
         self.saving = background.Worker("saving")
 
     def restore(self, sess):
-        """Restore the newest readable checkpoint; return its path, or None for a new run."""
+        """Restore the newest readable checkpoint; return its path, or None for a new run. A write that
+        a crash cut short left TensorFlow's temporary files (`ckpt-<step>.index.tempstate<n>`), which no
+        rotation removes: they go first."""
+        for folder in (self.run.checkpoints, self.run.best):
+            for path in folder.glob("ckpt-*.tempstate*") if folder.is_dir() else ():
+                if TEMPORARY_FILE.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                    path.unlink()
         rotating = self.snapshot.saver if self.snapshot else None
         path = restore_latest(sess, self.saver, self.run.checkpoints, rotating)
         if path is not None:

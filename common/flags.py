@@ -154,7 +154,7 @@ def flag_of(name):
 
 def given_on_command_line(hparams, argv):
     """The hyperparameters (lowercase) whose flags appear in `argv`, even with their default values:
-    given so, a sampling-only one overrides a run's recorded value (see runs.SAMPLING_ONLY)."""
+    given so, a sampling-only one overrides a run's recorded value (see names.SAMPLING_ONLY)."""
     given = set()
     for name in hparams:
         flag = flag_of(name)

@@ -7,6 +7,7 @@ A script describes its GAN (`gan.Model`: `build_graph`, `sample`); `main` trains
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -111,10 +112,14 @@ def train(args, model):
             f"--batch-size {args.batch_size} is larger than the {len(raw_images)} training images; use at most {len(raw_images)}"
         )
     steps_per_epoch = min(len(raw_images) // args.batch_size, args.steps_per_epoch or math.inf)
+    run.check_parts()  # before the lock: a .lock that is a link is not opened
     prepare_folder(run)
     with runs.Lock(run):
+        ours = functools.partial(checkpoints.holds_our_networks, run.checkpoints)
         if args.fresh:
-            run.start_over(checkpoints.holds_our_networks(run.checkpoints))
+            run.start_over(ours)
+        else:
+            run.check_ours(ours)
         prepare_folder(run, run.checkpoints, run.samples)
         runs.check_same_run(run, args)
         runs.keep_sampling_settings(args, run)

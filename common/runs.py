@@ -1,19 +1,20 @@
-"""The run folder: its name, its layout, its config.json, and who may write in it.
+"""The run folder: its layout, its config.json, and who may write in it (its name: common/names.py).
 
 The folder's file names are defined here (`RunFolder`) and asked for by name elsewhere; the names
-inside checkpoints/ are TensorFlow's `ckpt-<step>`, owned by common/checkpoints.py. A run folder is
-named after the settings that shape what is learned, so rerunning a command resumes its run and a
-changed constant starts a new folder beside it. No TensorFlow here, so `compare.py` stays quick.
+inside checkpoints/ are TensorFlow's `ckpt-<step>`, owned by common/checkpoints.py. Nothing in the folder
+is trusted by its name alone: a part that is a link or of the wrong kind is refused before training.
+No TensorFlow here, so `compare.py` stays quick.
 """
 
 import fcntl
-import hashlib
 import json
 import os
+import re
 import socket
+import sys
 from pathlib import Path
 
-from common import files, flags, guards
+from common import files, flags, guards, names
 from common.data import DATASETS, REPO_DIR
 from common.errors import UsageError
 
@@ -46,14 +47,6 @@ ADDED_LATER = {
     "g_batch_norm": {"gan_fc": False},
     "bn_momentum": {"gan_fc": 0.9},
 }
-
-# Settings that change only how a trained G is drawn, not what it learns. Changing one needs no new run:
-# a run keeps its recorded value (training when resumed too: its history stays comparable from epoch to
-# epoch) unless the command line gives the flag, and evaluate.py has its own `--z-temperature`.
-SAMPLING_ONLY = {"z_temperature"}
-
-# Flags that do not change what is learned, so they are left out of the run name.
-NOT_IN_RUN_NAME = {"epochs"} | SAMPLING_ONLY
 
 
 class RunFolder:
@@ -106,20 +99,58 @@ class RunFolder:
         """evaluate.py's numbers of the latest or the best checkpoint."""
         return self.path / self.METRICS[which]
 
-    # What --fresh removes: the files the project writes, by name, and the folders they leave empty.
-    WRITTEN = (
-        CONFIG,
-        HISTORY,
-        LOSSES,
-        PROGRESS,
-        *METRICS.values(),
-        f"{SAMPLES}/epoch_*.png",
-        f"{LOGS}/events.out.tfevents.*",
-        f"{CHECKPOINTS}/ckpt-*",
-        f"{CHECKPOINTS}/checkpoint",
-        f"{CHECKPOINTS}/{BEST}/ckpt-*",
-        f"{CHECKPOINTS}/{BEST}/{BEST_RECORD}",
+    # The files the project writes, as exact patterns of their paths in the folder: what --fresh
+    # removes (and the folders they leave empty), and what marks a folder as holding a run's outputs.
+    # A user's `samples/epoch_1-notes.png` or `checkpoints/ckpt-old.txt` matches none of them.
+    WRITTEN = re.compile(
+        "|".join(
+            [
+                *map(re.escape, (CONFIG, HISTORY, LOSSES, PROGRESS, *METRICS.values(), f"{CHECKPOINTS}/checkpoint")),
+                rf"{SAMPLES}/epoch_\d{{4,}}\.png",
+                rf"{LOGS}/events\.out\.tfevents\.\d+\..+",
+                rf"{CHECKPOINTS}/({BEST}/)?ckpt-\d+\.(index|data-\d{{5}}-of-\d{{5}})",
+                re.escape(f"{CHECKPOINTS}/{BEST}/{BEST_RECORD}"),
+            ]
+        )
     )
+
+    # Each part of a run folder, and whether it is a folder (else a regular file).
+    PARTS = {
+        **dict.fromkeys((CONFIG, HISTORY, LOSSES, PROGRESS, *METRICS.values(), LOCK), False),
+        **dict.fromkeys((LOGS, SAMPLES, CHECKPOINTS, f"{CHECKPOINTS}/{BEST}"), True),
+        f"{CHECKPOINTS}/checkpoint": False,
+        f"{CHECKPOINTS}/{BEST}/{BEST_RECORD}": False,
+    }
+
+    def check_parts(self):
+        """Refuse, before any training time is spent, a part of the folder that is a link (what is
+        written, locked or deleted through it would be another folder's) or not the kind of thing the
+        run makes there (a folder where it writes a file, a FIFO, a file where it keeps a folder)."""
+        for name, is_folder in self.PARTS.items():
+            path = self.path / name
+            if path.is_symlink():
+                raise UsageError(
+                    f"{path} is a link (to {os.readlink(path)}); a run keeps its own files there: "
+                    "remove the link, or pass another --out-dir"
+                )
+            if path.exists() and not (path.is_dir() if is_folder else path.is_file()):
+                kind = "folder" if path.is_dir() else "file" if path.is_file() else "special file"
+                raise UsageError(
+                    f"{path} is a {kind} where a run keeps {'a folder' if is_folder else 'a regular file'}; "
+                    "move it away, or pass another --out-dir"
+                )
+
+    def written_files(self):
+        """The files in the folder that the project writes (WRITTEN), links never among them."""
+        found = []
+        for folder in (self.path, self.samples, self.logs, self.checkpoints, self.best):
+            if folder.is_dir() and not folder.is_symlink():
+                found += [
+                    p
+                    for p in sorted(folder.iterdir())
+                    if p.is_file() and not p.is_symlink() and self.WRITTEN.fullmatch(p.relative_to(self.path).as_posix())
+                ]
+        return found
 
     def made_by_this_project(self):
         """Whether this folder holds a run of ours, as its config.json says. A folder named by mistake
@@ -130,16 +161,23 @@ class RunFolder:
             return False
         return isinstance(config, dict) and config.get("script") in SCRIPTS and "run_name" in config
 
-    def start_over(self, checkpoint_is_ours=False):
-        """--fresh: remove the files the project wrote here, and nothing else (a user's own file in
-        samples/ stays), and only in a run folder of ours: its config.json says so, or (a run that lost
-        its config.json) the caller found our networks in its checkpoint."""
-        written = [p for pattern in self.WRITTEN for p in self.path.glob(pattern) if p.is_file()]
-        if written and not (checkpoint_is_ours or self.made_by_this_project()):
+    def check_ours(self, checkpoint_is_ours, doing="training"):
+        """Refuse to write over or remove files named like a run's in a folder that holds no run of ours:
+        its config.json says so, or (a run that lost its config.json) `checkpoint_is_ours()` finds our
+        networks in its checkpoint (called only then: it loads TensorFlow). Returns the files."""
+        written = self.written_files()
+        if written and not (self.made_by_this_project() or checkpoint_is_ours()):
             raise UsageError(
-                f"--fresh: {self.path} is not a run folder of this project (no config.json of ours), so nothing in "
-                "it is removed; pass --out-dir of a run folder or a new folder, or delete this one yourself"
+                f"{doing}: {self.path} is not a run folder of this project (no config.json of ours) but holds files "
+                f"named like a run's ({written[0].relative_to(self.path)}), so nothing in it is replaced or removed; "
+                "pass --out-dir of a run folder or a new folder"
             )
+        return written
+
+    def start_over(self, checkpoint_is_ours):
+        """--fresh: remove the files the project wrote here, and nothing else (a user's own file in
+        samples/ stays), and only in a run folder of ours (see check_ours)."""
+        written = self.check_ours(checkpoint_is_ours, "--fresh")
         for path in written:
             path.unlink()
             guards.fault_point("sigint-fresh", 0)
@@ -150,85 +188,7 @@ class RunFolder:
             print(f"--fresh: removed {len(written)} files of the old run from {self.path}")
 
 
-# ----------------------------------------------------------------------------------- name and config
-
-
-def _short_number(x):
-    mantissa, exponent = f"{x:.2e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-
-
-def result_shaping(hparams, dataset, steps_per_epoch):
-    """Everything that changes what a run learns: it names the run folder, and a resume must match it."""
-    shaping = {k: v for k, v in hparams.items() if k not in NOT_IN_RUN_NAME}
-    shaping.update(dataset=dataset, steps_per_epoch=steps_per_epoch)
-    return shaping
-
-
-# The shipped defaults of every script's constants. A run's folder name and compare.py's titles list
-# what differs from them, so a constant edited at the top of a script shows in the name just as its flag
-# would. (A test keeps this file equal to the scripts' constants as they ship.)
-SHIPPED = json.loads((Path(__file__).with_name("defaults.json")).read_text())
-
-
-def _value_text(value):
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return _short_number(value) if value and not 1e-2 <= abs(value) < 1e4 else f"{value:g}"
-    return str(value)
-
-
-def changed_settings(hparams, script, dataset="mnist", steps_per_epoch=None):
-    """{name: value} of the settings that shape the result and differ from the script's shipped
-    defaults (the data set and --steps-per-epoch included), in the constants' order."""
-    shipped = SHIPPED.get(script, {})
-    changed = {k: v for k, v in hparams.items() if k not in NOT_IN_RUN_NAME and k in shipped and shipped[k] != v}
-    if dataset != "mnist":
-        changed = {"dataset": dataset, **changed}
-    if steps_per_epoch is not None:
-        changed["steps_per_epoch"] = steps_per_epoch
-    return changed
-
-
-def _name_part(name, value):
-    """A changed setting as its flag: `fashion_mnist`, `g-batch-norm`, `no-d-batch-norm`, `lr1e-4`,
-    `beta1-0.9` (a dash where the flag ends in a digit)."""
-    if name == "dataset":
-        return value
-    flag = flags.flag_of(name)[2:]
-    if isinstance(value, bool):
-        return flag if value else "no-" + flag
-    return f"{flag}{'-' if flag[-1].isdigit() else ''}{_value_text(value)}"
-
-
-def run_name(args, script):
-    """`lr1e-4_d-hidden128_3f9a1c`: the settings that differ from the script's shipped defaults, as
-    their flags (`defaults_3f9a1c` when none does), then a hash of everything that shapes the result,
-    which keeps the name unique and unchanged by the order of the flags.
-
-    The epoch count is left out, so raising `--epochs` continues the same run instead of starting a
-    new one; any other edited constant or flag of the model gives a new folder beside the old one.
-    """
-    changed = changed_settings(args.hparams, script, args.dataset, args.steps_per_epoch)
-    parts = [_name_part(name, value) for name, value in changed.items()]
-    if len(parts) > MAX_NAMED:
-        parts = [*parts[: MAX_NAMED - 1], f"+{len(parts) - MAX_NAMED + 1}more"]
-    return "_".join([*(parts or ["defaults"]), _digest(args)])
-
-
-MAX_NAMED = 4  # settings spelled out in a run folder's name; the rest are counted (config.json has them all)
-
-
-def _digest(args):
-    shaping = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
-    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:6]
-
-
-def legacy_run_name(args):
-    """The folder name runs had before their names listed what differs: `lr3e-4_b128_3f9a1c` (the same hash)."""
-    prefix = "" if args.dataset == "mnist" else f"{args.dataset}_"
-    return f"{prefix}lr{_short_number(args.lr)}_b{args.batch_size}_{_digest(args)}"
+# ----------------------------------------------------------------------------------- config.json
 
 
 def for_args(args, script):
@@ -237,41 +197,17 @@ def for_args(args, script):
     if args.out_dir:
         return RunFolder(args.out_dir)
     parent = OUTPUTS_DIR / script
-    path, legacy = parent / run_name(args, script), parent / legacy_run_name(args)
+    path, legacy = parent / names.run_name(args, script), parent / names.legacy_run_name(args)
     return RunFolder(legacy if not path.exists() and legacy.is_dir() else path)
-
-
-def differing(configs):
-    """The settings in which the runs of `configs` (config.json records) differ: {name: [value per
-    run, None where a run has no such setting]}, in the constants' order; the data set included."""
-    names = []
-    for config in configs:
-        names += [k for k in ["dataset", *config["hparams"]] if k not in names and k not in NOT_IN_RUN_NAME]
-
-    def value(config, name):
-        return config.get("dataset") if name == "dataset" else config["hparams"].get(name)
-
-    return {name: [value(c, name) for c in configs] for name in names if len({json.dumps(value(c, name)) for c in configs}) > 1}
-
-
-def describe_differences(differences, index=None):
-    """`d_hidden 256 → 128; lr 3e-4 → 1e-4` for two runs (`256 | 128 | 64` for more, in their order);
-    with `index`, that run's own values, `d_hidden 128, lr 1e-4`; "" when the runs do not differ."""
-
-    def text(value):
-        return "–" if value is None else _value_text(value)
-
-    if index is not None:
-        return ", ".join(f"{name} {text(values[index])}" for name, values in differences.items())
-    return "; ".join(
-        f"{name} " + (" → " if len(values) == 2 else " | ").join(text(v) for v in values) for name, values in differences.items()
-    )
 
 
 def point_latest(run):
     """`outputs/<script>/latest` -> the newest run folder (a relative link, so the tree can move)."""
     link = run.path.parent / "latest"
     tmp = run.path.parent / ".latest.tmp"
+    if link.exists() and not link.is_symlink():
+        print(f"note: {link} is not a link of ours, so it is left as it is", file=sys.stderr)
+        return
     try:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(run.path.name)
@@ -284,7 +220,7 @@ def config_record(args, script, steps_per_epoch, tensorflow_version):
     """What config.json records: enough to sample, evaluate or resume the run without the command line."""
     return {
         "script": script,
-        "run_name": run_name(args, script),
+        "run_name": names.run_name(args, script),
         "hparams": args.hparams,
         "dataset": args.dataset,
         "steps_per_epoch": args.steps_per_epoch,  # the flag (None: whole epochs), part of the run's identity
@@ -355,8 +291,8 @@ def check_same_run(run, args):
     config = read_config(run)
     if not config["hparams"]:
         return
-    saved = result_shaping(config["hparams"], config["dataset"], config["steps_per_epoch"])
-    wanted = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+    saved = names.result_shaping(config["hparams"], config["dataset"], config["steps_per_epoch"])
+    wanted = names.result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
     diffs = [
         f"{k} {saved.get(k)!r} -> {wanted.get(k)!r}" for k in sorted(set(saved) | set(wanted)) if saved.get(k) != wanted.get(k)
     ]
@@ -373,7 +309,7 @@ def keep_sampling_settings(args, run):
     run so goes on drawing its grids, history and best checkpoint as before, and `--generate` draws as
     the run did unless told otherwise."""
     recorded = read_config(run)["hparams"]
-    for name in SAMPLING_ONLY & recorded.keys() - args.given:
+    for name in names.SAMPLING_ONLY & recorded.keys() - args.given:
         check_recorded(run, name, recorded[name], args)  # a damaged value is named now, not as a NaN grid
         setattr(args, name, recorded[name])
         args.hparams[name] = recorded[name]
@@ -403,7 +339,7 @@ def use_run_settings(args, run, script):
         raise UsageError(f"{run.path} is a run of {config['script']}.py, not of {script}.py; run python {config['script']}.py")
     for name, value in config["hparams"].items():
         check_recorded(run, name, value, args)
-        if name not in SAMPLING_ONLY:
+        if name not in names.SAMPLING_ONLY:
             setattr(args, name, value)
             args.hparams[name] = value
     keep_sampling_settings(args, run)

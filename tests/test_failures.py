@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,8 +142,89 @@ def test_fresh_removes_nothing_in_a_folder_the_project_did_not_make(tmp_path):
     (mine / "history.csv").write_text("my own table\n")
     before = snapshot(mine)
     code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", mine, "--fresh")
-    assert_one_line(code, err, 2, "not a run folder of this project", "nothing in it is removed")
+    assert_one_line(code, err, 2, "not a run folder of this project", "nothing in it is replaced or removed")
     assert snapshot(mine) == before
+
+
+# A run folder whose parts are not what their names say: refused before any training, one line, exit 2,
+# and nothing changed — in the folder, or where a link of it points.
+def link_to_another_folder(run_dir, elsewhere):
+    (elsewhere / "ckpt-7.index").write_bytes(b"another run's")
+    run_dir.mkdir()
+    (run_dir / "checkpoints").symlink_to(elsewhere)
+    return ["checkpoints is a link", "remove the link"]
+
+
+def lock_linked_to_a_file(run_dir, elsewhere):
+    (elsewhere / "thesis.txt").write_text("chapter one")
+    run_dir.mkdir()
+    (run_dir / ".lock").symlink_to(elsewhere / "thesis.txt")
+    return [".lock is a link"]
+
+
+def users_own_outputs(run_dir, elsewhere):
+    (run_dir / "samples").mkdir(parents=True)
+    (run_dir / "samples" / "epoch_0001.png").write_bytes(b"my drawing")
+    (run_dir / "losses.png").write_bytes(b"my plot")
+    return ["not a run folder of this project", "nothing in it is replaced"]
+
+
+def wrong_kind(part, make_folder):
+    def damage(run_dir, elsewhere):
+        (run_dir / part).parent.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            (run_dir / part).mkdir()
+        else:
+            (run_dir / part).write_text("a file")
+        return [f"{Path(part).name} is a {'folder' if make_folder else 'file'} where a run keeps"]
+
+    damage.__name__ = f"{part}_a_{'folder' if make_folder else 'file'}"
+    return damage
+
+
+def history_a_fifo(run_dir, elsewhere):
+    run_dir.mkdir()
+    os.mkfifo(run_dir / "history.csv")
+    return ["history.csv is a special file"]
+
+
+FOREIGN_FOLDERS = [
+    link_to_another_folder,
+    lock_linked_to_a_file,
+    users_own_outputs,
+    wrong_kind("checkpoints/checkpoint", True),
+    wrong_kind("checkpoints/best", False),
+    wrong_kind("losses.png", True),
+    wrong_kind("logs", False),
+    wrong_kind(".lock", True),
+    history_a_fifo,
+]
+
+
+@pytest.mark.parametrize("make", FOREIGN_FOLDERS, ids=[f.__name__ for f in FOREIGN_FOLDERS])
+def test_a_run_folder_is_trusted_by_what_it_holds_not_by_its_names(tmp_path, make):
+    run_dir, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    words = make(run_dir, elsewhere)
+    before = {name: snapshot(tmp_path / name) for name in ("run", "elsewhere")}  # (a FIFO is not read)
+    code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", run_dir)
+    assert_one_line(code, err, 2, *words)
+    assert {name: snapshot(tmp_path / name) for name in ("run", "elsewhere")} == before
+
+
+def test_fresh_removes_only_the_names_the_project_writes(run_copy):
+    mine = [run_copy / "samples" / "epoch_1-notes.png", run_copy / "checkpoints" / "ckpt-old.txt", run_copy / "history.csv.bak"]
+    for path in mine:
+        path.write_text("mine")
+    code, err, out = run("gan_fc.py", *TRAIN, "--out-dir", run_copy, "--fresh", "--epochs", "1", "--steps-per-epoch", "1")
+    assert code == 0, err
+    assert all(path.read_text() == "mine" for path in mine)
+
+
+def test_a_users_file_named_latest_is_left_alone(tmp_path, capsys):
+    (tmp_path / "latest").write_text("my notes")
+    runs.point_latest(runs.RunFolder(tmp_path / "defaults_abc123"))
+    assert (tmp_path / "latest").read_text() == "my notes" and "left as it is" in capsys.readouterr().err
 
 
 def test_out_dir_that_is_a_broken_link(tmp_path):

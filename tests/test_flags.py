@@ -7,7 +7,7 @@ from helpers import REPO
 
 import gan_dcgan
 import gan_fc
-from common import flags, runs
+from common import flags, names, runs
 
 HPARAMS = gan_fc.HPARAMS
 
@@ -27,7 +27,7 @@ def test_the_readmes_run_folder_is_the_default_dcgans():
     """The README's outputs/ tree names the folder `python gan_dcgan.py` trains into: a user looks for it
     there, and the name's hash changes whenever a default does."""
     shown = set(re.findall(r"defaults_[0-9a-f]{6}", (REPO / "README.md").read_text()))
-    assert shown == {runs.run_name(flags.parse("gan_dcgan", gan_dcgan.HPARAMS, []), "gan_dcgan")}
+    assert shown == {names.run_name(flags.parse("gan_dcgan", gan_dcgan.HPARAMS, []), "gan_dcgan")}
 
 
 def test_fraction_one_is_allowed():
@@ -36,7 +36,7 @@ def test_fraction_one_is_allowed():
 
 def test_run_name_says_what_differs_from_the_defaults_but_not_epochs():
     def name(*argv):
-        return runs.run_name(parse(*argv), "gan_fc")
+        return names.run_name(parse(*argv), "gan_fc")
 
     base = name()
     assert re.fullmatch(r"defaults_[0-9a-f]{6}", base)
@@ -57,11 +57,11 @@ def test_a_run_under_its_older_name_is_found_and_resumed_there(tmp_path, monkeyp
     monkeypatch.setattr(runs, "OUTPUTS_DIR", tmp_path)
     args = flags.parse("test", gan_dcgan.HPARAMS, [])
     assert runs.for_args(args, "gan_dcgan").path.name.startswith("defaults_")
-    old = tmp_path / "gan_dcgan" / runs.legacy_run_name(args)
+    old = tmp_path / "gan_dcgan" / names.legacy_run_name(args)
     old.mkdir(parents=True)
     assert old.name.startswith("lr8e-4_b128_")
     assert runs.for_args(args, "gan_dcgan").path == old
-    (tmp_path / "gan_dcgan" / runs.run_name(args, "gan_dcgan")).mkdir()  # both: the new name wins
+    (tmp_path / "gan_dcgan" / names.run_name(args, "gan_dcgan")).mkdir()  # both: the new name wins
     assert runs.for_args(args, "gan_dcgan").path.name.startswith("defaults_")
 
 
@@ -71,19 +71,19 @@ def test_the_shipped_defaults_are_the_scripts_constants():
     import gan_cdcgan
 
     for module in (gan_fc, gan_dcgan, gan_cdcgan):
-        assert runs.SHIPPED[module.MODEL.script] == {k.lower(): v for k, v in module.HPARAMS.items()}
+        assert names.SHIPPED[module.MODEL.script] == {k.lower(): v for k, v in module.HPARAMS.items()}
 
 
 def test_differences_between_runs_are_named_with_their_values():
     a = {"dataset": "mnist", "hparams": {"lr": 3e-4, "d_hidden": 256, "seed": 0, "epochs": 60}}
     b = {"dataset": "mnist", "hparams": {"lr": 1e-4, "d_hidden": 256, "seed": 0, "epochs": 30}}
     c = {"dataset": "mnist", "hparams": {"lr": 1e-4, "d_hidden": 128, "seed": 0, "epochs": 60, "g_batch_norm": True}}
-    assert runs.describe_differences(runs.differing([a, b])) == "lr 3e-4 → 1e-4"  # epochs: not a setting of the result
-    three = runs.differing([a, b, c])
+    assert names.describe_differences(names.differing([a, b])) == "lr 3e-4 → 1e-4"  # epochs: not a setting of the result
+    three = names.differing([a, b, c])
     assert list(three) == ["lr", "d_hidden", "g_batch_norm"]
-    assert runs.describe_differences(three, 2) == "lr 1e-4, d_hidden 128, g_batch_norm on"
-    assert runs.describe_differences(three, 0) == "lr 3e-4, d_hidden 256, g_batch_norm –"
-    assert runs.differing([a, a]) == {}
+    assert names.describe_differences(three, 2) == "lr 1e-4, d_hidden 128, g_batch_norm on"
+    assert names.describe_differences(three, 0) == "lr 3e-4, d_hidden 256, g_batch_norm –"
+    assert names.differing([a, a]) == {}
 
 
 @pytest.mark.parametrize(

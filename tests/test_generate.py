@@ -7,7 +7,7 @@ from helpers import TINY_CONV, max_abs_diff, run_main, snapshot, weights
 from PIL import Image
 
 import gan_dcgan
-from common import flags, images, runs
+from common import flags, images, names
 
 
 def test_generate_npz_and_png(tmp_path, tiny_mnist):
@@ -43,7 +43,9 @@ def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path
     assert max_abs_diff(weights(warm), weights(cold)) == 0
     grid = "samples/epoch_0001.png"
     assert not np.array_equal(images.read_png(warm / grid), images.read_png(cold / grid))
-    names = {runs.run_name(flags.parse("t", gan_dcgan.HPARAMS, [*argv, "--z-temperature", t]), "gan_dcgan") for t in ("1", "0.5")}
+    names = {
+        names.run_name(flags.parse("t", gan_dcgan.HPARAMS, [*argv, "--z-temperature", t]), "gan_dcgan") for t in ("1", "0.5")
+    }
     assert len(names) == 1
 
     def drawn(run, *extra):

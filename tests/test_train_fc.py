@@ -10,7 +10,7 @@ from helpers import REPO, TINY_FC, max_abs_diff, read_history, run_main, weights
 from PIL import Image
 
 import gan_fc
-from common import checkpoints, flags, guards, history, images, runs
+from common import checkpoints, flags, guards, history, images, names, runs
 from common.tfcompat import tf
 
 
@@ -156,9 +156,9 @@ def test_default_run_folder_and_latest_link(tmp_path, tiny_mnist, monkeypatch):
     argv = [*TINY_FC, "--data-dir", tiny_mnist, "--epochs", "1", "--steps-per-epoch", "2"]
     assert run_main(gan_fc, argv) == 0
     assert run_main(gan_fc, [*argv, "--lr", "1e-4"]) == 0
-    names = {p.name for p in (tmp_path / "outputs" / "gan_fc").iterdir() if not p.is_symlink()}
-    first, second = runs.run_name(flags.parse("t", gan_fc.HPARAMS, argv), "gan_fc"), next(n for n in names if "_lr1e-4_" in n)
-    assert names == {first, second} and "_lr" not in first  # the tiny flags named, and the second's lr beside them
+    folders = {p.name for p in (tmp_path / "outputs" / "gan_fc").iterdir() if not p.is_symlink()}
+    first, second = names.run_name(flags.parse("t", gan_fc.HPARAMS, argv), "gan_fc"), next(n for n in folders if "_lr1e-4_" in n)
+    assert folders == {first, second} and "_lr" not in first  # the tiny flags named, and the second's lr beside them
     latest = tmp_path / "outputs" / "gan_fc" / "latest"
     assert latest.is_symlink() and latest.resolve().name == second
 
