@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common import errors, files, flags, history, images, runs  # noqa: E402
+from common import errors, files, flags, history, images, names, runs  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 
 
@@ -188,11 +188,11 @@ def main(argv=None):
         for run, row in zip(folders, table_rows[0], strict=True):
             if row is None:
                 parser.error(f"{run.path} has no sample grids yet; train it first")
-        differences = runs.differing([cell["config"] for cell in table_rows[0]])
+        differences = names.differing([cell["config"] for cell in table_rows[0]])
         for cells in table_rows:
             for i, cell in enumerate(cells):
                 if cell is not None:
-                    cell["settings"] = runs.describe_differences(differences, i)
+                    cell["settings"] = names.describe_differences(differences, i)
         rows = [cell for cells in table_rows for cell in cells]
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +201,7 @@ def main(argv=None):
         except OSError as e:
             raise UsageError(f"cannot write {args.out} ({e.strerror}); pass --out in a writable folder") from None
         if len(folders) > 1:
-            print("the runs differ in: " + (runs.describe_differences(differences) or "nothing that shapes the result"))
+            print("the runs differ in: " + (names.describe_differences(differences) or "nothing that shapes the result"))
         print(table(rows))
         print(f"wrote {args.out} and {table_file}")
     return rows

@@ -22,7 +22,7 @@ import importlib
 
 import numpy as np
 
-from common import data, device, errors, files, flags, quality, runs, sampling, session
+from common import data, device, errors, files, flags, names, quality, runs, sampling, session
 
 
 def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None, draws=1, where=None):
@@ -67,12 +67,12 @@ def format_table(rows, floor=None, configs=()):
     which follow the real row if there is one), a first line naming the settings they differ in, and
     each run's values of those at the end of its row."""
     evaluated = [row for row in rows if "classifier_test_accuracy" not in row]
-    differences = runs.differing(list(configs)) if len(configs) > 1 else {}
+    differences = names.differing(list(configs)) if len(configs) > 1 else {}
     head = f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'classes %':>11s} {'cond. acc (min)':>16s}"
     head += "  settings that differ" if differences else ""
     lines = [head, "-" * len(head)]
     if len(configs) > 1:
-        lines.insert(0, "the runs differ in: " + (runs.describe_differences(differences) or "nothing that shapes the result"))
+        lines.insert(0, "the runs differ in: " + (names.describe_differences(differences) or "nothing that shapes the result"))
     for row in rows:
         mean, std = row["score"]
         ratio = f"{row['fd'] / floor:6.1f}" if floor else f"{'':6s}"
@@ -84,7 +84,7 @@ def format_table(rows, floor=None, configs=()):
         lines.append(
             f"{row['run'][:44]:44s} {row.get('checkpoint', '-'):>11s} {mean:6.2f} ± {std:4.2f} {row['fd']:8.2f} {ratio} "
             f"{hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
-            + (f"  {runs.describe_differences(differences, evaluated.index(row))}" if differences and row in evaluated else "")
+            + (f"  {names.describe_differences(differences, evaluated.index(row))}" if differences and row in evaluated else "")
         )
         if "draws" in row:
             lines.append(draws_line(row["draws"], row["samples"]))
