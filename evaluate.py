@@ -10,10 +10,12 @@ classifier (common/classifier.py) — never by a GAN's own discriminator.
 
 Per run: 10,000 images from the latest checkpoint (balanced over the digits for the conditional
 model), their classifier score (mean ± std over 10 splits of 1,000), the Fréchet distance of their
-classifier features to the 10,000 test images, and the predicted-class histogram; for the conditional
-model also the classifier's accuracy on each requested digit and the mean cross-entropy. `--real`
-adds the real data's own row: the test set's score, the classifier's test accuracy, and the floor F0,
-the distance between 10,000 training images and the test set.
+classifier features to the 10,000 test images, improved precision and recall in those features
+(k = 3: the share of samples inside the test set's manifold, and of test images inside the samples'),
+and the predicted-class histogram; for the conditional model also the classifier's accuracy on each
+requested digit and the mean cross-entropy. `--real` adds the real data's own row: the test set's
+score, the classifier's test accuracy, and the floor F0, the distance between 10,000 training images
+and the test set, with their precision and recall: what real digits reach, to read a run's against.
 """
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
@@ -45,7 +47,7 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
         references[key] = quality.Reference(*key)
     labels = sampling.balanced_labels(count) if model.conditional else None
     fake, checkpoint = sampling.generate_images(args, model, run, count, labels, which, draws)
-    measured = [references[key].measure(images, labels) for images in np.split(fake, draws)]
+    measured = [references[key].measure(images, labels, precision_recall=True) for images in np.split(fake, draws)]
     notes = [" (G itself)"] if draw_from == "g" else []
     notes += [f" (T {z_temperature:g})"] if z_temperature is not None else []
     row = {
@@ -68,7 +70,10 @@ def format_table(rows, floor=None, configs=()):
     each run's values of those at the end of its row."""
     evaluated = [row for row in rows if "classifier_test_accuracy" not in row]
     differences = runs.differing(list(configs)) if len(configs) > 1 else {}
-    head = f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'classes %':>11s} {'cond. acc (min)':>16s}"
+    head = (
+        f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'precision':>9s} {'recall':>6s} "
+        f"{'classes %':>11s} {'cond. acc (min)':>16s}"
+    )
     head += "  settings that differ" if differences else ""
     lines = [head, "-" * len(head)]
     if len(configs) > 1:
@@ -76,6 +81,7 @@ def format_table(rows, floor=None, configs=()):
     for row in rows:
         mean, std = row["score"]
         ratio = f"{row['fd'] / floor:6.1f}" if floor else f"{'':6s}"
+        manifolds = f"{row['precision']:9.3f} {row['recall']:6.3f}" if "precision" in row else f"{'':9s} {'':6s}"
         hist = 100 * np.asarray(row["histogram"])
         cond = row.get("conditional")
         acc = f"{cond['accuracy']:7.2%} ({min(cond['per_class']):.1%})" if cond else ""
@@ -83,7 +89,7 @@ def format_table(rows, floor=None, configs=()):
             acc = f"classifier {row['classifier_test_accuracy']:.2%}"
         lines.append(
             f"{row['run'][:44]:44s} {row.get('checkpoint', '-'):>11s} {mean:6.2f} ± {std:4.2f} {row['fd']:8.2f} {ratio} "
-            f"{hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
+            f"{manifolds} {hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
             + (f"  {runs.describe_differences(differences, evaluated.index(row))}" if differences and row in evaluated else "")
         )
         if "draws" in row:
@@ -96,10 +102,12 @@ def draws_line(draws, samples):
     within one draw's 10 parts, which says little about how far a whole draw moves."""
     scores = [d["score"][0] for d in draws]
     fds = [d["fd"] for d in draws]
+    precisions, recalls = [d["precision"] for d in draws], [d["recall"] for d in draws]
     hists = 100 * np.asarray([d["histogram"] for d in draws])
     return (
         f"  {len(draws)} draws of {samples:,}: score {min(scores):.3f}–{max(scores):.3f} (mean {np.mean(scores):.3f}), "
-        f"FD {min(fds):.2f}–{max(fds):.2f} (mean {np.mean(fds):.2f}), classes {hists.min():.1f}–{hists.max():.1f}"
+        f"FD {min(fds):.2f}–{max(fds):.2f} (mean {np.mean(fds):.2f}), precision {min(precisions):.3f}–{max(precisions):.3f}, "
+        f"recall {min(recalls):.3f}–{max(recalls):.3f}, classes {hists.min():.1f}–{hists.max():.1f}"
     )
 
 
@@ -110,7 +118,7 @@ def main(argv=None):
     parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("runs", nargs="*", type=flags.path, help="run folders (outputs/<script>/<run name>)")
     parser.add_argument("--samples", type=flags.positive_int, default=10000, help="images per run (default 10,000)")
-    parser.add_argument("--real", action="store_true", help="add the real data's row (score, floor F0)")
+    parser.add_argument("--real", action="store_true", help="add the real data's row (score, floor F0, precision and recall)")
     parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by FD in training")
     parser.add_argument("--dataset", choices=sorted(data.DATASETS), default="mnist", help="for --real without runs")
     parser.add_argument(
