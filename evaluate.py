@@ -4,7 +4,7 @@ classifier (common/classifier.py) — never by a GAN's own discriminator.
     python evaluate.py outputs/gan_dcgan/latest                 # a table, and metrics.json in the run
     python evaluate.py outputs/gan_dcgan/latest --checkpoint best   # ... metrics-best.json
     python evaluate.py outputs/gan_*/latest --real              # several runs, with the real data's row
-    python evaluate.py outputs/gan_dcgan/latest --z-temperature 0.8   # drawn with another noise stddev
+    python evaluate.py outputs/gan_dcgan/latest --z-temperature 0.8,0.9,1   # a row per noise stddev
     python evaluate.py outputs/gan_dcgan/latest --draws 3      # ... and two more sets of 10,000: each number's range
     python evaluate.py --real                                   # the real data alone: the reference
 
@@ -65,18 +65,21 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
 
 
 def format_table(rows, floor=None, configs=()):
-    """The table; with several runs (`configs`: their config.json records, in the order of their rows,
-    which follow the real row if there is one), a first line naming the settings they differ in, and
-    each run's values of those at the end of its row."""
+    """The table; with several runs (`configs`: the config.json record of each of their rows, in
+    order, after the real row if there is one; a run drawn at several temperatures has a row per
+    temperature, each with the same record object: two runs with equal records stay two runs), a
+    first line naming the settings they differ in, and each run's values of those at the end of its
+    row."""
     evaluated = [row for row in rows if "classifier_test_accuracy" not in row]
-    differences = runs.differing(list(configs)) if len(configs) > 1 else {}
+    distinct = list({id(config): config for config in configs}.values())
+    differences = runs.differing(distinct) if len(distinct) > 1 else {}
     head = (
         f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'precision':>9s} {'recall':>6s} "
         f"{'classes %':>11s} {'cond. acc (min)':>16s}"
     )
     head += "  settings that differ" if differences else ""
     lines = [head, "-" * len(head)]
-    if len(configs) > 1:
+    if len(distinct) > 1:
         lines.insert(0, "the runs differ in: " + (runs.describe_differences(differences) or "nothing that shapes the result"))
     for row in rows:
         mean, std = row["score"]
@@ -87,10 +90,11 @@ def format_table(rows, floor=None, configs=()):
         acc = f"{cond['accuracy']:7.2%} ({min(cond['per_class']):.1%})" if cond else ""
         if "classifier_test_accuracy" in row:
             acc = f"classifier {row['classifier_test_accuracy']:.2%}"
+        own = distinct.index(configs[evaluated.index(row)]) if differences and row in evaluated else None
         lines.append(
             f"{row['run'][:44]:44s} {row.get('checkpoint', '-'):>11s} {mean:6.2f} ± {std:4.2f} {row['fd']:8.2f} {ratio} "
             f"{manifolds} {hist.min():4.1f}–{hist.max():4.1f}  {acc:>16s}"
-            + (f"  {runs.describe_differences(differences, evaluated.index(row))}" if differences and row in evaluated else "")
+            + (f"  {runs.describe_differences(differences, own)}" if own is not None else "")
         )
         if "draws" in row:
             lines.append(draws_line(row["draws"], row["samples"]))
@@ -111,6 +115,15 @@ def draws_line(draws, samples):
     )
 
 
+def temperatures(text):
+    """--z-temperature's comma-separated list: one row per value, in the order given."""
+    values = [flags.positive_float(part.strip()) for part in text.split(",")]
+    repeated = sorted({f"{v:g}" for v in values if values.count(v) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{text}: {', '.join(repeated)} given twice (each temperature is one row)")
+    return values
+
+
 MIN_SAMPLES = 10
 
 
@@ -129,9 +142,9 @@ def main(argv=None):
     )
     parser.add_argument(
         "--z-temperature",
-        type=flags.positive_float,
-        metavar="T",
-        help="draw a DCGAN run's noise with this stddev instead of the run's Z_TEMPERATURE (printed only)",
+        type=temperatures,
+        metavar="T[,T...]",
+        help="draw a DCGAN run's noise with this stddev instead of the run's Z_TEMPERATURE, a row per value (printed only)",
     )
     parser.add_argument(
         "--draws",
@@ -164,12 +177,14 @@ def main(argv=None):
             if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
                 raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
         where = device.choose(args.device)
+        configs = []
         for run in folders:
-            rows.append(
-                evaluate_run(
-                    run, args.samples, references, args.checkpoint, args.draw_from, args.z_temperature, args.draws, where
+            config = runs.read_config(run)
+            for temperature in args.z_temperature or [None]:
+                rows.append(
+                    evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, temperature, args.draws, where)
                 )
-            )
+                configs.append(config)
         if args.real:
             keys = sorted(references) or [(args.dataset, None)]
             for key in keys:
@@ -177,7 +192,7 @@ def main(argv=None):
                 real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000))}
                 floor = real["fd"]
                 rows.insert(0, real)
-        print(format_table(rows, floor, [runs.read_config(run) for run in folders]))
+        print(format_table(rows, floor, configs))
     return rows
 
 

@@ -110,6 +110,28 @@ def test_evaluate_draws_a_dcgan_run_at_another_temperature_without_recording_it(
     assert e.value.code == 2 and err.count("\n") == 0 and "gan_fc.py, which has no Z_TEMPERATURE" in err, err
 
 
+def test_evaluate_draws_a_row_per_temperature_of_a_list_and_records_none(
+    tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
+):
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
+    run = tiny_runs / "gan_dcgan"
+    evaluate.main([str(run), "--samples", "100"])
+    recorded = (run / "metrics.json").read_text()
+    capsys.readouterr()
+    rows = evaluate.main([str(run), "--samples", "100", "--z-temperature", "0.5,1.5"])
+    table = capsys.readouterr().out
+    assert [row["run"][-7:] for row in rows] == ["(T 0.5)", "(T 1.5)"]
+    assert rows[0] == evaluate.main([str(run), "--samples", "100", "--z-temperature", "0.5"])[0]  # each row as if alone
+    assert rows[0]["fd"] != rows[1]["fd"] and all("precision" in row and "recall" in row for row in rows)
+    assert "differ" not in table  # one run, drawn twice
+    assert (run / "metrics.json").read_text() == recorded
+    for bad, words in (("0.5,x", "'x' is not a number > 0"), ("0.5,", "'' is not a number > 0"), ("1,0.5,1", "1 given twice")):
+        with pytest.raises(SystemExit) as e:
+            evaluate.main([str(run), "--z-temperature", bad])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and err.count("\n") == 0 and words in err, err
+
+
 def test_evaluate_draws_more_sets_of_images_and_keeps_the_first_as_the_row(
     tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
 ):
@@ -266,3 +288,8 @@ def test_the_table_names_the_settings_in_which_the_runs_differ():
     assert lines[-2].endswith("d_hidden 256") and lines[-1].endswith("d_hidden 128")
     alone = evaluate.format_table([row("gan_fc/a")], configs=configs[:1])
     assert "differ" not in alone
+    # two runs at two temperatures each: a row per temperature, each with its run's settings
+    rows = [row(f"gan_fc/{name} (T {t})") for name in "ab" for t in (0.9, 1)]
+    lines = evaluate.format_table(rows, configs=[configs[0], configs[0], configs[1], configs[1]]).splitlines()
+    assert lines[0] == "the runs differ in: d_hidden 256 → 128"
+    assert [line.split()[-1] for line in lines[3:]] == ["256", "256", "128", "128"]
