@@ -189,7 +189,7 @@ def main(argv=None):
             keys = sorted(references) or [(args.dataset, None)]
             for key in keys:
                 reference = references.get(key) or quality.Reference(*key)
-                real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000))}
+                real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000), precision_recall=True)}
                 floor = real["fd"]
                 rows.insert(0, real)
         print(format_table(rows, floor, configs))

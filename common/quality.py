@@ -112,20 +112,20 @@ class Reference:
             result["conditional"] = {"accuracy": accuracy, "per_class": per_class, "cross_entropy": cross_entropy}
         return result
 
-    def real(self, count):
+    def real(self, count, precision_recall=False):
         """The real data's own numbers, the reference for a run's: the test set's score and class
         histogram, the classifier's test accuracy, and the floor F0 — the Fréchet distance of `count`
-        training images (a fixed draw) to the test set — with their precision and recall against it:
-        two draws of real digits do not cover each other wholly either, so a run's are read against these."""
+        training images (a fixed draw) to the test set — and with `precision_recall` their precision
+        and recall against it: two draws of real digits do not cover each other wholly either, so a
+        run's are read against these."""
         train_images, _ = data.load(self.dataset, "train", self.data_dir)
         subset = np.random.default_rng(REAL_SEED).choice(len(train_images), count, replace=False)
-        floor = self.measure(data.to_unit_range(train_images[subset]), precision_recall=True)
+        floor = self.measure(data.to_unit_range(train_images[subset]), precision_recall=precision_recall)
         return {
             "classifier_test_accuracy": float(np.mean(self.test_probs.argmax(1) == self.test_labels)),
             "score": metrics.classifier_score(self.test_probs),
             "fd": floor["fd"],
-            "precision": floor["precision"],
-            "recall": floor["recall"],
+            **{k: floor[k] for k in ("precision", "recall") if k in floor},
             "histogram": metrics.class_histogram(self.test_probs),
         }
 
