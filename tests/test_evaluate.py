@@ -1,6 +1,7 @@
 """The evaluation classifier and evaluate.py, with a tiny classifier (1 epoch on 2,000 images)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import evaluate
 import gan_cdcgan
 import gan_dcgan
 import gan_fc
-from common import classifier, data, flags, guards, metrics, runs, sampling
+from common import classifier, data, flags, guards, metrics, quality, runs, sampling
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +68,12 @@ def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_
     real, fc, dc, cdc = rows
     test_x, test_y = data.load("mnist", "test", tiny_mnist)
     loaded = classifier.load("mnist")
-    probs, _ = loaded.predict(data.to_unit_range(test_x))
+    probs, test_features = loaded.predict(data.to_unit_range(test_x))
     assert real["classifier_test_accuracy"] == pytest.approx(np.mean(probs.argmax(1) == test_y))
     assert real["score"] == pytest.approx(metrics.classifier_score(probs)) and real["fd"] > 0
+    (real_line,) = [line for line in table.splitlines() if line.startswith("real (")]
+    assert " FD/F0 precision recall " in table and f"{real['precision']:9.3f} {real['recall']:6.3f}" in real_line
+    assert 0.5 < real["precision"] <= 1 and 0.5 < real["recall"] <= 1  # real digits against real digits
     for row, run, module in ((fc, "gan_fc", gan_fc), (dc, "gan_dcgan", gan_dcgan), (cdc, "gan_cdcgan", gan_cdcgan)):
         saved = json.loads((tiny_runs / run / "metrics.json").read_text())
         assert saved["samples"] == 500 and saved["checkpoint"] == "ckpt-3"
@@ -77,8 +81,11 @@ def test_evaluate_writes_metrics_and_prints_a_table(tiny_runs, tiny_mnist, tiny_
         # the same 500 images, drawn by --generate (same stream, same chunks) and judged here
         npz = tiny_runs / f"{run}.npz"
         assert run_main(module, ["--out-dir", tiny_runs / run, "--generate", "500", "--to", npz]) == 0
-        generated_probs, _ = loaded.predict(np.load(npz)["images"])
+        generated_probs, generated_features = loaded.predict(np.load(npz)["images"])
         assert saved["score"] == pytest.approx(metrics.classifier_score(generated_probs))
+        # the cached test features and radii give what the features computed afresh give, exactly
+        assert (saved["precision"], saved["recall"]) == metrics.precision_recall(test_features, generated_features)
+        assert f"{saved['precision']:9.3f} {saved['recall']:6.3f}" in table
         assert saved["histogram"] == pytest.approx(metrics.class_histogram(generated_probs))
         assert sum(saved["histogram"]) == pytest.approx(1.0)
         assert saved == json.loads(json.dumps(row))
@@ -103,6 +110,28 @@ def test_evaluate_draws_a_dcgan_run_at_another_temperature_without_recording_it(
     assert e.value.code == 2 and err.count("\n") == 0 and "gan_fc.py, which has no Z_TEMPERATURE" in err, err
 
 
+def test_evaluate_draws_a_row_per_temperature_of_a_list_and_records_none(
+    tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
+):
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
+    run = tiny_runs / "gan_dcgan"
+    evaluate.main([str(run), "--samples", "100"])
+    recorded = (run / "metrics.json").read_text()
+    capsys.readouterr()
+    rows = evaluate.main([str(run), "--samples", "100", "--z-temperature", "0.5,1.5"])
+    table = capsys.readouterr().out
+    assert [row["run"][-7:] for row in rows] == ["(T 0.5)", "(T 1.5)"]
+    assert rows[0] == evaluate.main([str(run), "--samples", "100", "--z-temperature", "0.5"])[0]  # each row as if alone
+    assert rows[0]["fd"] != rows[1]["fd"] and all("precision" in row and "recall" in row for row in rows)
+    assert "differ" not in table  # one run, drawn twice
+    assert (run / "metrics.json").read_text() == recorded
+    for bad, words in (("0.5,x", "'x' is not a number > 0"), ("0.5,", "'' is not a number > 0"), ("1,0.5,1", "1 given twice")):
+        with pytest.raises(SystemExit) as e:
+            evaluate.main([str(run), "--z-temperature", bad])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and err.count("\n") == 0 and words in err, err
+
+
 def test_evaluate_draws_more_sets_of_images_and_keeps_the_first_as_the_row(
     tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
 ):
@@ -118,6 +147,8 @@ def test_evaluate_draws_more_sets_of_images_and_keeps_the_first_as_the_row(
     assert len({d["fd"] for d in draws}) == 3  # three different sets of images
     fds = [d["fd"] for d in draws]
     assert "3 draws of 100: " in table and f"FD {min(fds):.2f}–{max(fds):.2f}" in table, table
+    recalls = [d["recall"] for d in draws]
+    assert f"recall {min(recalls):.3f}–{max(recalls):.3f}" in table, table
     assert len(json.loads((run / "metrics.json").read_text())["draws"]) == 3
 
 
@@ -133,6 +164,28 @@ def test_a_later_draw_continues_the_noise_stream_where_the_first_ends(tiny_runs)
     np.testing.assert_array_equal(two, stream)
     np.testing.assert_array_equal(two[:n], one)
     assert not np.allclose(two[n:], one, atol=1e-3)
+
+
+def test_precision_and_recall_are_the_same_from_the_cache_and_training_does_not_compute_them(
+    tiny_classifier_dir, tiny_mnist, tmp_path, monkeypatch
+):
+    """The test set's radii are computed when first asked for and then cached with the rest; the
+    features they are measured against are cached from the start (float32, as the classifier gives them)."""
+    shutil.copytree(tiny_classifier_dir / "mnist", tmp_path / "mnist", ignore=shutil.ignore_patterns("reference-*"))
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tmp_path)
+    images = data.to_unit_range(data.load("mnist", "train", tiny_mnist)[0][:300])
+    computed = quality.Reference("mnist", tiny_mnist)
+    assert "precision" not in computed.measure(images)  # what the in-training evaluation asks
+    (cache,) = (tmp_path / "mnist").glob("reference-*.npz")
+    with np.load(cache) as cached:
+        assert quality.RADII not in cached.files and cached["test_features"].dtype == np.float32
+    fresh = computed.measure(images, precision_recall=True)
+    assert 0 < fresh["precision"] <= 1 and 0 < fresh["recall"] <= 1
+    with np.load(cache) as cached:
+        radii = cached[quality.RADII]
+    read = quality.Reference("mnist", tiny_mnist)
+    assert json.dumps(read.measure(images, precision_recall=True)) == json.dumps(fresh)
+    np.testing.assert_array_equal(read.test_radii(), radii)
 
 
 def test_evaluate_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
@@ -235,3 +288,8 @@ def test_the_table_names_the_settings_in_which_the_runs_differ():
     assert lines[-2].endswith("d_hidden 256") and lines[-1].endswith("d_hidden 128")
     alone = evaluate.format_table([row("gan_fc/a")], configs=configs[:1])
     assert "differ" not in alone
+    # two runs at two temperatures each: a row per temperature, each with its run's settings
+    rows = [row(f"gan_fc/{name} (T {t})") for name in "ab" for t in (0.9, 1)]
+    lines = evaluate.format_table(rows, configs=[configs[0], configs[0], configs[1], configs[1]]).splitlines()
+    assert lines[0] == "the runs differ in: d_hidden 256 → 128"
+    assert [line.split()[-1] for line in lines[3:]] == ["256", "256", "128", "128"]

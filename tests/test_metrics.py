@@ -95,3 +95,75 @@ def test_the_graphs_frechet_distance_is_numpys():
         features = rng.normal(shift, scale, size=(250, 24))
         expected = metrics.frechet_distance(metrics.gaussian(features), reference)
         assert in_graph(features) == pytest.approx(expected, rel=1e-9)
+
+
+def _cloud(rng, n, d=8, centre=0.0):
+    return rng.normal(centre, 1.0, size=(n, d))
+
+
+def test_samples_inside_the_real_manifold_have_precision_1():
+    """Each sample a hair from a real point is inside that point's ball. Drawn near one of two far
+    clusters of real points only, they cannot cover the other: recall is at most a half."""
+    rng = np.random.default_rng(5)
+    real = np.concatenate([_cloud(rng, 250), _cloud(rng, 250, centre=50.0)])
+    fake = real[:200] + rng.normal(scale=1e-4, size=(200, 8))
+    precision, recall = metrics.precision_recall(real, fake)
+    assert precision == 1.0 and 0.3 < recall <= 0.5
+
+
+def test_a_collapsed_generator_has_full_precision_and_no_recall():
+    """Mode collapse: every sample the same realistic point. The fake balls have radius 0, so they
+    cover at most that one real point; the FD alone could not tell this from blurry samples."""
+    rng = np.random.default_rng(6)
+    real = _cloud(rng, 500)
+    fake = np.tile(real[7], (300, 1))
+    precision, recall = metrics.precision_recall(real, fake)
+    assert precision == 1.0 and recall <= 1 / len(real)
+
+
+def test_far_disjoint_sets_have_neither_precision_nor_recall():
+    rng = np.random.default_rng(7)
+    assert metrics.precision_recall(_cloud(rng, 300), _cloud(rng, 200, centre=50.0)) == (0.0, 0.0)
+
+
+def test_precision_and_recall_do_not_depend_on_the_order_of_the_samples():
+    rng = np.random.default_rng(8)
+    real, fake = _cloud(rng, 400, 16), 1.2 * _cloud(rng, 300, 16, centre=0.3)
+    measured = metrics.precision_recall(real, fake)
+    assert 0.1 < measured[0] < 0.9 and 0.1 < measured[1] < 0.9  # neither extreme: an order effect could show
+    real_order, fake_order = rng.permutation(len(real)), rng.permutation(len(fake))
+    assert metrics.precision_recall(real[real_order], fake[fake_order]) == measured
+    radii = metrics.neighbour_radii(real)
+    assert metrics.precision_recall(real[real_order], fake[fake_order], radii[real_order]) == measured
+
+
+def _brute_force(real, fake, k):
+    """Every distance at once, as |a − b|² of the differences, and each radius from a sorted row."""
+
+    def radii(x):
+        distances = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+        return np.sort(distances, axis=1)[:, k]  # column 0 is the point itself
+
+    across = ((fake[:, None, :] - real[None, :, :]) ** 2).sum(axis=2)
+    real_radii, fake_radii = radii(real), radii(fake)
+    precision = np.mean(np.any(across <= real_radii[None, :], axis=1))
+    recall = np.mean(np.any(across <= fake_radii[:, None], axis=0))
+    return real_radii, fake_radii, (precision, recall)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_blocked_computation_is_the_direct_one(monkeypatch, k):
+    """Blocks of 7 rows or so (the last one shorter) against every distance held at once."""
+    rng = np.random.default_rng(9)
+    real, fake = _cloud(rng, 90, 12), 1.1 * _cloud(rng, 61, 12, centre=0.2)
+    monkeypatch.setattr(metrics, "BLOCK_ELEMENTS", 7 * 90)
+    real_radii, fake_radii, expected = _brute_force(real, fake, k)
+    np.testing.assert_allclose(metrics.neighbour_radii(real, k), real_radii, rtol=1e-12)
+    np.testing.assert_allclose(metrics.neighbour_radii(fake, k), fake_radii, rtol=1e-12)
+    assert 0 < expected[0] < 1 and 0 < expected[1] < 1
+    assert metrics.precision_recall(real, fake, k=k) == pytest.approx(expected, abs=0)
+
+
+def test_a_set_too_small_for_its_neighbours_is_refused():
+    with pytest.raises(ValueError, match="no 3-th nearest neighbour"):
+        metrics.neighbour_radii(np.zeros((3, 2)))
