@@ -13,7 +13,7 @@ Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE
 
 from __future__ import annotations
 
-from common import flags, gan, inputs, loop, ops
+from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -50,8 +50,10 @@ CLASSIC = "--lr 2e-4 --d-lr 2e-4 --g-filters 128 --d-filters 128 --g-7x7-layers 
 
 
 def generator(z, labels, hp, training):
+    """`labels`: a digit per image, or ten weights per image, a label between digits (`--walk-digits`);
+    a one-hot row of weights gives the very numbers its digit does."""
     f, init = hp.g_filters, hp.init_stddev
-    y = tf.one_hot(labels, CLASSES)
+    y = labels if labels.dtype.is_floating else tf.one_hot(labels, CLASSES)
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
         h = tf.reshape(tf.concat([z, y], axis=1), [-1, 1, 1, hp.z_dim + CLASSES])
         h = ops.conv2d_transpose(h, 2 * f, 7, 1, "deconv1", padding="VALID", stddev=init)
@@ -97,12 +99,18 @@ def noise(count, seed, hp):
     return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed)
 
 
-def sample(hp, count, seed, labels, training=False):
-    """`count` images of the digits `labels`, drawn by the average of G's weights (G_AVERAGE) with batch
-    norm in inference mode: evaluation and `--generate`. (`training` measures the average's batch
-    statistics: see gan.average_generator.)"""
+def latent(count, seed, hp):
+    """z as `sample` draws it, for `--walk` (common/walks.py): Gaussian, so a walk follows a great
+    circle, not a straight line (see walks.slerp)."""
+    return walks.Latent(centre=None, spread=noise(count, seed, hp), spherical=True)
+
+
+def sample(hp, count, seed, labels, training=False, z=None):
+    """`count` images of the digits `labels` from fresh noise (or from `z`, a walk's), drawn by the
+    average of G's weights (G_AVERAGE) with batch norm in inference mode: evaluation and `--generate`.
+    (`training` measures the average's batch statistics: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp), labels, hp, training)
+        return generator(noise(count, seed, hp) if z is None else z, labels, hp, training)
 
 
 def fixed_grid(hp):

@@ -10,7 +10,7 @@ Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE
 
 from __future__ import annotations
 
-from common import flags, gan, inputs, loop, ops
+from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -59,12 +59,18 @@ def noise(count, seed, hp):
     return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
 
 
-def sample(hp, count, seed, labels, training=False):
-    """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE): grids,
-    evaluation and `--generate`. (Not conditional: `labels` are ignored. `training` measures the
-    average's batch statistics, with G_BATCH_NORM: see gan.average_generator.)"""
+def latent(count, seed, hp):
+    """z as `sample` draws it, for `--walk` (common/walks.py). Uniform noise fills a cube, and the
+    straight line between two of its points stays inside it: a walk goes straight."""
+    return walks.Latent(centre=None, spread=noise(count, seed, hp), spherical=False)
+
+
+def sample(hp, count, seed, labels, training=False, z=None):
+    """`count` images from fresh noise (or from `z`, a walk's), drawn by the average of G's weights
+    (G_AVERAGE): grids, evaluation and `--generate`. (Not conditional: `labels` are ignored. `training`
+    measures the average's batch statistics, with G_BATCH_NORM: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp), hp, training)
+        return generator(noise(count, seed, hp) if z is None else z, hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
