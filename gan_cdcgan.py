@@ -7,6 +7,7 @@ was drawn for) the way the DCGAN was: G learns at 4× D's rate, and both have tw
     python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
     python gan_cdcgan.py --generate 1000 --to digits.npz         # 100 of each digit, labels included
+    python gan_cdcgan.py --generate 8 --walk 10 --walk-digits 3,8 --to walk.png   # each row's label from 3 to 8
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """

@@ -10,6 +10,7 @@ and the samples draw it a little colder than training does (see sample()).
         --g-7x7-layers 1 --g-7x7-kernel 5 --z-modes 0 --z-temperature 1 \
         --bn-momentum 0.99 --g-average 0   # the tutorial's networks, optimizer, noise, sampling
     python gan_dcgan.py --generate 64 --to digits.png
+    python gan_dcgan.py --generate 8 --modes --to modes.png   # a row of 8 per noise mode (--walk-modes 2,7: between two)
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """

@@ -3,6 +3,7 @@
     python gan_fc.py                      # train (resumes if this configuration was trained before)
     python gan_fc.py --lr 1e-4 --epochs 100
     python gan_fc.py --generate 64 --to digits.png
+    python gan_fc.py --generate 8 --walk 10 --to walks.png   # 8 walks through the noise, 10 steps each (.gif: animated)
     python gan_fc.py --g-batch-norm --d-hidden 512   # batch norm in G, a wider D: a lower FD (docs/results.md)
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
