@@ -3,11 +3,12 @@ ends are the images plain generation draws from the same noise, it is the same f
 next, and a bad value is one line and exit code 2, before anything is drawn."""
 
 import importlib
+import shlex
 import shutil
 
 import numpy as np
 import pytest
-from helpers import TINY, run_main
+from helpers import REPO, TINY, run_main
 from PIL import Image
 
 import gan_cdcgan
@@ -264,3 +265,14 @@ def test_modes_of_a_run_without_them_or_beyond_its_own_are_refused_in_one_line(t
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and words in err, err
         assert not (tmp_path / "x.png").exists()
+
+
+def test_the_readmes_walk_commands_are_flags_the_scripts_take():
+    readme = (REPO / "README.md").read_text().splitlines()
+    lines = [line for line in readme if line.startswith("python gan_") and ("--walk" in line or "--modes" in line)]
+    assert len(lines) == 4
+    for line in lines:
+        script, *argv = shlex.split(line)[1:]
+        module = MODULES[script.removesuffix(".py")]
+        args = flags.parse("test", module.HPARAMS, argv, conditional=module.MODEL.conditional)
+        assert args.generate == 8 and (args.walk == 10 or args.modes)
