@@ -98,7 +98,8 @@ def check_writable(target):
 
 def generate(args, model):
     """Write `args.generate` images from a run's checkpoint: a .npz of floats in [-1, 1] (with the
-    labels, for the conditional model) or a .png grid."""
+    labels, for the conditional model) or a .png grid; with --walk or --modes, the pictures of
+    common/walks.py."""
     run = runs.for_args(args, model.script)
     if not checkpoints.steps(run.checkpoints):
         raise UsageError(

@@ -83,18 +83,19 @@ def generate(args, model, run, target):
     """Draw the walks or the mode grid the flags ask for from the run's checkpoint into `target`
     (`sampling.generate` has read the run's settings and found a checkpoint)."""
     script = importlib.import_module(model.script)  # its `latent` (and the DCGAN's mode centres)
+    classes = script.CLASSES if model.conditional else None
     check_modes(args)
     sampling.check_writable(target)
     device.choose(args.device)
-    with sampling.restored(args, run, args.checkpoint, lambda: _graph(args, model, script)) as (sess, graph, checkpoint):
+    with sampling.restored(args, run, args.checkpoint, lambda: _graph(args, model, script, classes)) as (sess, graph, checkpoint):
         start = _noise(sess, graph, args.generate, draw=0)
         if args.walk_digits:
-            z, weights, what = _label_walk(args, start, script.CLASSES)
+            z, weights, what = _label_walk(args, start, classes)
         elif args.modes or args.walk_modes:
             z, weights, what = _modes(args, start, sess.run(graph.centres))
         else:
             end = _noise(sess, graph, args.generate, draw=1)
-            z, weights, what = _noise_walk(args, start, end, model.conditional and script.CLASSES)
+            z, weights, what = _noise_walk(args, start, end, classes)
         out = _draw(sess, graph, z, weights)
     save(target, out, weights)
     print(f"wrote {what} from {checkpoint} to {target}")
@@ -112,11 +113,12 @@ def check_modes(args):
         raise UsageError(f"{flag}: this run has {args.z_modes} noise modes, numbered 0 to {args.z_modes - 1}")
 
 
-def _graph(args, model, script):
-    """The run's G fed with z (and label weights) of our own, beside the script's noise and centres."""
+def _graph(args, model, script, classes):
+    """The run's G fed with z (and `classes` label weights) of our own, beside the script's noise and
+    mode centres."""
     size, chunk = tf.placeholder(tf.int32, []), tf.placeholder(tf.int64, [])
     z = tf.placeholder(tf.float32, [None, args.z_dim])
-    labels = tf.placeholder(tf.float32, [None, script.CLASSES]) if model.conditional else None
+    labels = tf.placeholder(tf.float32, [None, classes]) if classes else None
     return SimpleNamespace(
         size=size,
         chunk=chunk,
@@ -144,7 +146,7 @@ def _whole(latent):
 
 def _noise_walk(args, start, end, classes):
     """--walk: row r from draw 0's z r to draw 1's, the centre straight, the spread as the script says;
-    a conditional row keeps the digit `--generate` gives image r."""
+    a conditional model's row (`classes`: its label count) keeps the digit `--generate` gives image r."""
     t = fractions(args.walk)
     z = (slerp if start.spherical else lerp)(start.spread, end.spread, t)
     if start.centre is not None:
