@@ -7,13 +7,14 @@ was drawn for) the way the DCGAN was: G learns at 4× D's rate, and both have tw
     python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
     python gan_cdcgan.py --generate 1000 --to digits.npz         # 100 of each digit, labels included
+    python gan_cdcgan.py --generate 8 --walk 10 --walk-digits 3,8 --to walk.png   # each row's label from 3 to 8
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
 from __future__ import annotations
 
-from common import flags, gan, inputs, loop, ops
+from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -51,8 +52,10 @@ CLASSIC = "--lr 2e-4 --d-lr 2e-4 --g-filters 128 --d-filters 128 --g-7x7-layers 
 
 
 def generator(z, labels, hp, training):
+    """`labels`: a digit per image, or ten weights per image, a label between digits (`--walk-digits`);
+    a one-hot row of weights gives the very numbers its digit does."""
     f, init = hp.g_filters, hp.init_stddev
-    y = tf.one_hot(labels, CLASSES)
+    y = labels if labels.dtype.is_floating else tf.one_hot(labels, CLASSES)
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
         h = tf.reshape(tf.concat([z, y], axis=1), [-1, 1, 1, hp.z_dim + CLASSES])
         h = ops.conv2d_transpose(h, 2 * f, 7, 1, "deconv1", padding="VALID", stddev=init)
@@ -98,17 +101,26 @@ def noise(count, seed, hp, stddev=1.0):
     return tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed, stddev=stddev)
 
 
-def sample(hp, count, seed, labels, training=False):
-    """`count` images of the digits `labels`, drawn by the average of G's weights (G_AVERAGE) with batch
-    norm in inference mode: evaluation and `--generate`. (`training` measures the average's batch
-    statistics: see gan.average_generator.)
+def latent(count, seed, hp):
+    """z as `sample` draws it, for `--walk` (common/walks.py): Gaussian, so a walk follows a great
+    circle, not a straight line (see walks.slerp)."""
+    return walks.Latent(centre=None, spread=noise(count, seed, hp, hp.z_temperature), spherical=True)
+
+
+def sample(hp, count, seed, labels, training=False, z=None):
+    """`count` images of the digits `labels` from fresh noise (or from `z`, a walk's), drawn by the
+    average of G's weights (G_AVERAGE) with batch norm in inference mode: evaluation and `--generate`.
+    (`training` measures the average's batch statistics: see gan.average_generator.)
 
     The noise is drawn a little warmer than in training (Z_TEMPERATURE; the DCGAN draws colder): told
     the digit, this G draws each digit's styles narrower than the data has them, and wider noise gives
-    back variety. 1.05 lowers the FD from 9.2 to 7.8 for 0.1 % more wrong digits; colder draws even fewer
-    wrong digits but a far higher FD (15 at 0.9: docs/results.md). `--z-temperature 1` draws exactly as training does."""
+    back variety. 1.05 lowers the FD from 9.2 to 7.8 for 0.1 % more wrong digits; colder draws even
+    fewer wrong digits but a far higher FD (15 at 0.9: docs/results.md). `--z-temperature 1` draws
+    exactly as training does."""
+    if z is None:
+        z = noise(count, seed, hp, 1.0 if training else hp.z_temperature)
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp, 1.0 if training else hp.z_temperature), labels, hp, training)
+        return generator(z, labels, hp, training)
 
 
 def fixed_grid(hp):

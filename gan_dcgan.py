@@ -10,13 +10,14 @@ and the samples draw it a little colder than training does (see sample()).
         --g-7x7-layers 1 --g-7x7-kernel 5 --z-modes 0 --z-temperature 1 \
         --bn-momentum 0.99 --g-average 0   # the tutorial's networks, optimizer, noise, sampling
     python gan_dcgan.py --generate 64 --to digits.png
+    python gan_dcgan.py --generate 8 --modes --to modes.png   # a row of 8 per noise mode (--walk-modes 2,7: between two)
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
 
 from __future__ import annotations
 
-from common import flags, gan, inputs, loop, ops
+from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -98,17 +99,40 @@ def noise(count, seed, hp, stddev=1.0):
     """N(0, stddev² I), or with Z_MODES a mixture: mode k (drawn uniformly) shifts axis k of z by
     Z_MODE_DISTANCE. A G fed one connected blob of noise must map some of it between the digits it
     draws (Khayatkhoei et al. 2018); separate blobs let it draw them apart. No labels are involved."""
+    centre, gaussian = noise_parts(count, seed, hp, stddev)
+    return gaussian if centre is None else gaussian + centre
+
+
+def noise_parts(count, seed, hp, stddev=1.0):
+    """(each z's mode centre, None without modes; its Gaussian part): noise() in the two parts that
+    `--walk` and `--modes` treat apart."""
     z = tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed, stddev=stddev)
     if not hp.z_modes:
-        return z
+        return None, z
     mode = tf2.random.stateless_uniform(tf.stack([count]), inputs.fold_in(seed, 1), maxval=hp.z_modes, dtype=tf.int32)
-    return z + tf.one_hot(mode, hp.z_dim, on_value=hp.z_mode_distance)
+    return mode_centres(hp, mode), z
 
 
-def sample(hp, count, seed, labels, training=False):
-    """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE) with batch norm
-    in inference mode: grids, evaluation and `--generate`. (Not conditional: `labels` are ignored.
-    `training` measures the average's batch statistics: see gan.average_generator.)
+def mode_centres(hp, modes=None):
+    """The centre of each mode in `modes` (all Z_MODES in turn when None): mode k's is Z_MODE_DISTANCE
+    out on axis k of z."""
+    return tf.one_hot(tf.range(hp.z_modes) if modes is None else modes, hp.z_dim, on_value=hp.z_mode_distance)
+
+
+def latent(count, seed, hp):
+    """z as `sample` draws it, for `--walk` and `--modes` (common/walks.py). A walk moves the centre
+    in a straight line from one end's mode to the other's and the Gaussian part along a great circle:
+    slerp about the origin would treat the centre as part of the sphere, and even between two z's of
+    one mode carry it out to ~1.3× Z_MODE_DISTANCE halfway, off the mode G learnt there."""
+    centre, gaussian = noise_parts(count, seed, hp, hp.z_temperature)
+    return walks.Latent(centre=centre, spread=gaussian, spherical=True)
+
+
+def sample(hp, count, seed, labels, training=False, z=None):
+    """`count` images from fresh noise (or from `z`, a walk's), drawn by the average of G's weights
+    (G_AVERAGE) with batch norm in inference mode: grids, evaluation and `--generate`. (Not
+    conditional: `labels` are ignored. `training` measures the average's batch statistics: see
+    gan.average_generator.)
 
     The noise is drawn a little colder than in training (Z_TEMPERATURE, the gentle form of the
     truncation trick: Kingma & Dhariwal 2018, Brock et al. 2019): z pulled toward its mode's centre
@@ -117,7 +141,8 @@ def sample(hp, count, seed, labels, training=False):
     exactly as training does. The batch statistics are measured at 1, so they normalise the
     distribution G was trained on."""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp, 1.0 if training else hp.z_temperature), hp, training)
+        z = noise(count, seed, hp, 1.0 if training else hp.z_temperature) if z is None else z
+        return generator(z, hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step

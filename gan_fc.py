@@ -3,6 +3,7 @@
     python gan_fc.py                      # train (resumes if this configuration was trained before)
     python gan_fc.py --lr 1e-4 --epochs 100
     python gan_fc.py --generate 64 --to digits.png
+    python gan_fc.py --generate 8 --walk 10 --to walks.png   # 8 walks through the noise, 10 steps each (.gif: animated)
     python gan_fc.py --g-batch-norm --d-hidden 512   # batch norm in G, a wider D: a lower FD (docs/results.md)
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
@@ -10,7 +11,7 @@ Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE
 
 from __future__ import annotations
 
-from common import flags, gan, inputs, loop, ops
+from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -59,12 +60,18 @@ def noise(count, seed, hp):
     return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
 
 
-def sample(hp, count, seed, labels, training=False):
-    """`count` images from fresh noise, drawn by the average of G's weights (G_AVERAGE): grids,
-    evaluation and `--generate`. (Not conditional: `labels` are ignored. `training` measures the
-    average's batch statistics, with G_BATCH_NORM: see gan.average_generator.)"""
+def latent(count, seed, hp):
+    """z as `sample` draws it, for `--walk` (common/walks.py). Uniform noise fills a cube, and the
+    straight line between two of its points stays inside it: a walk goes straight."""
+    return walks.Latent(centre=None, spread=noise(count, seed, hp), spherical=False)
+
+
+def sample(hp, count, seed, labels, training=False, z=None):
+    """`count` images from fresh noise (or from `z`, a walk's), drawn by the average of G's weights
+    (G_AVERAGE): grids, evaluation and `--generate`. (Not conditional: `labels` are ignored. `training`
+    measures the average's batch statistics, with G_BATCH_NORM: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp), hp, training)
+        return generator(noise(count, seed, hp) if z is None else z, hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step

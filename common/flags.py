@@ -51,6 +51,29 @@ layer_count = _number(int, low=0, high=8, what="a whole number from 0 to 8")
 kernel_at_7x7 = _number(int, low=1, high=7, what="a whole number from 1 to 7 (the maps are 7×7)")
 
 
+walk_steps = _number(int, low=2, high=INT_MAX, what="a whole number from 2 to 2^31 − 1 (a walk's images, both ends included)")
+digit = _number(int, 0, 9, what="a digit 0–9")
+
+
+def _pair(one, what):
+    """`3,8`: two different values, each read by the converter `one` (the two ends of a walk)."""
+
+    def convert(text):
+        parts = text.split(",")
+        try:
+            if len(parts) != 2:
+                raise argparse.ArgumentTypeError("not two")
+            a, b = (one(part.strip()) for part in parts)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if a == b:
+            raise argparse.ArgumentTypeError(f"{text} names one end twice: must be {what}")
+        return a, b
+
+    convert.__name__ = what
+    return convert
+
+
 def _one_of(*choices):
     def convert(text):
         if text not in choices:
@@ -224,13 +247,61 @@ def build_parser(description, hparams, conditional=False):
     )
     gen = parser.add_argument_group("generate (no training)")
     gen.add_argument("--generate", type=positive_int, metavar="N", help="write N images from the latest checkpoint")
-    gen.add_argument("--to", type=path, metavar="FILE", help="FILE.npz (float images in [-1, 1]) or FILE.png (a grid)")
+    gen.add_argument(
+        "--to", type=path, metavar="FILE", help="FILE.npz (float images in [-1, 1]), FILE.png (a grid), FILE.gif (a walk)"
+    )
     gen.add_argument("--checkpoint", choices=["latest", "best"], help="latest (the default), or best by Fréchet distance")
     if conditional:
-        gen.add_argument("--label", type=_number(int, 0, 9, what="a digit 0–9"), help="draw only this digit")
+        gen.add_argument("--label", type=digit, help="draw only this digit")
     else:  # accepted only to say where it belongs
         gen.add_argument("--label", help=argparse.SUPPRESS)
+    _add_walk_flags(gen, conditional, modes="Z_MODES" in hparams)
     return parser
+
+
+def _add_walk_flags(gen, conditional, modes):
+    """--walk for every script, --walk-digits for the conditional one, --modes and --walk-modes for the
+    one whose noise has modes; the others accept these only to say where they belong (common/walks.py)."""
+    gen.add_argument(
+        "--walk",
+        type=walk_steps,
+        metavar="STEPS",
+        help="N walks of STEPS images, each from one noise vector to another: a .png (a walk a row) or an animated .gif",
+    )
+    hidden = dict(help=argparse.SUPPRESS)
+    digits = dict(
+        type=_pair(digit, "two different digits 0–9, as 3,8"),
+        metavar="A,B",
+        help="with --walk: each row keeps its noise while its label goes from digit A to digit B",
+    )
+    gen.add_argument("--walk-digits", **(digits if conditional else hidden))
+    grid = dict(help="a row of N images per noise mode; each column keeps its Gaussian part in every mode")
+    gen.add_argument("--modes", action="store_true", **(grid if modes else hidden))
+    between = dict(
+        type=_pair(nonnegative_int, "two different mode numbers, as 2,7"),
+        metavar="A,B",
+        help="with --walk: each row keeps its Gaussian part, carried from mode A's centre to mode B's",
+    )
+    gen.add_argument("--walk-modes", **(between if modes else hidden))
+
+
+def _check_walk_flags(parser, args, conditional, modes):
+    if args.walk_digits is not None and not conditional:
+        parser.error("--walk-digits: this model is not conditional; gan_cdcgan.py walks from one digit to another")
+    if (args.modes or args.walk_modes is not None) and not modes:
+        parser.error(f"{'--modes' if args.modes else '--walk-modes'}: this model's noise has no modes; gan_dcgan.py's has")
+    picture = "--walk" if args.walk else "--modes" if args.modes else None
+    if picture and args.generate is None:
+        parser.error(f"{picture} goes with --generate N ({'N walks' if args.walk else 'N images a mode'})")
+    for flag, value in (("--walk-digits", args.walk_digits), ("--walk-modes", args.walk_modes)):
+        if value is not None and not args.walk:
+            parser.error(f"{flag} goes with --walk STEPS (the images in each walk)")
+    if args.walk_digits is not None and args.label is not None:
+        parser.error("--walk-digits walks from one digit to another: leave out --label")
+    if args.modes and args.walk:
+        parser.error("--modes draws a grid of the modes; to walk from one to another: --walk STEPS --walk-modes A,B")
+    if picture and args.to is None:
+        parser.error(f"{picture} draws a picture: name it with --to FILE.png (or .gif, .npz)")
 
 
 def parse(description, hparams, argv=None, conditional=False):
@@ -255,13 +326,16 @@ def parse(description, hparams, argv=None, conditional=False):
             f"not {args.z_dim}: raise --z-dim or lower --z-modes (0: one Gaussian)"
         )
     args.checkpoint = args.checkpoint or "latest"
+    _check_walk_flags(parser, args, conditional, "Z_MODES" in hparams)
     if args.to is not None:
         if args.generate is None:
             parser.error("--to goes with --generate N")
         if args.to.is_dir():
             parser.error(f"--to {args.to} is a folder; name a file in it, e.g. {args.to / 'digits.png'}")
-        if args.to.suffix.lower() not in (".npz", ".png"):
-            parser.error(f"--to {args.to}: unknown extension {args.to.suffix or '(none)'}; use .npz or .png")
+        if args.to.suffix.lower() not in (".npz", ".png", ".gif"):
+            parser.error(f"--to {args.to}: unknown extension {args.to.suffix or '(none)'}; use .npz or .png (.gif with --walk)")
+        if args.to.suffix.lower() == ".gif" and not args.walk:
+            parser.error(f"--to {args.to}: a GIF animates a walk; add --walk STEPS, or write a .png")
     args.hparams = {name.lower(): getattr(args, name.lower()) for name in hparams}
     args.given = given_on_command_line(hparams, argv)
     return args

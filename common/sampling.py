@@ -6,6 +6,8 @@ script, so a run can still be drawn after the script was edited for the next exp
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from common import checkpoints, device, files, guards, images, inputs, runs
@@ -22,37 +24,63 @@ def balanced_labels(count):
     return np.arange(count) % 10
 
 
-def generate_images(args, model, run, count, labels=None, which="latest", draws=1):
-    """(images float32 [draws · count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest (or
-    best) checkpoint; `labels` (one per image of a draw) are the digits asked of a conditional model,
-    balanced digits when None. The noise of chunk i is draw i of the GENERATE stream, so the same call
-    gives the same images. Draw d of `count` images starts d·⌈count / CHUNK⌉ chunks on: draws never
-    share noise, draw 0 is what a one-draw call gives, and all come from the one checkpoint restored
-    (a run still training may save a newer one meanwhile)."""
+def chunks(count, draw=0):
+    """(counter, start, size) of each session.run of draw `draw` of `count` images: chunk i of draw d
+    is draw d·⌈count / CHUNK⌉ + i of the GENERATE stream, so draws never share noise and draw 0 is what
+    a one-draw call gives (the walks' ends are draws 0 and 1 of the same numbering)."""
+    per_draw = -(-count // CHUNK)
+    return [(draw * per_draw + i, start, min(CHUNK, count - start)) for i, start in enumerate(range(0, count, CHUNK))]
+
+
+@contextlib.contextmanager
+def restored(args, run, which, build):
+    """(session, what `build()` returned, checkpoint name): the graph `build` makes, its generator
+    restored from the run's latest (or best) checkpoint. One checkpoint serves the whole session (a run
+    still training may save a newer one meanwhile)."""
     folder = run.checkpoint_folder(which)
     if not checkpoints.steps(folder):
         hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
         raise UsageError(f"no {which} checkpoint in {folder}{hint}")
-    if labels is None:
-        labels = balanced_labels(count)
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(args.seed)  # --deterministic refuses unseeded initializers, even those the restore overwrites
+        built = build()
+        saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
+    with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
+        checkpoint = checkpoints.restore_latest(sess, saver, folder)
+        yield sess, built, checkpoint.rsplit("/", 1)[-1]
+
+
+def generate_images(args, model, run, count, labels=None, which="latest", draws=1):
+    """(images float32 [draws · count, 28, 28, 1] in [-1, 1], checkpoint name) from the run's latest (or
+    best) checkpoint; `labels` (one per image of a draw) are the digits asked of a conditional model,
+    balanced digits when None. The noise is the GENERATE stream's, numbered as `chunks` says, so the
+    same call gives the same images, and all draws come from the one checkpoint restored."""
+    if labels is None:
+        labels = balanced_labels(count)
+
+    def build():
         size = tf.placeholder(tf.int32, [])
         chunk = tf.placeholder(tf.int64, [])
         labels_in = tf.placeholder(tf.int32, [None])
         fake = model.sample(args, size, inputs.stream_seed(args.seed, inputs.Stream.GENERATE, chunk), labels_in)
-        saver = tf.train.Saver()  # the generator's variables only: the graph holds nothing else
-    with tf.Session(graph=graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
-        checkpoint = checkpoints.restore_latest(sess, saver, folder)
-        parts, chunks = [], -(-count // CHUNK)
+        return size, chunk, labels_in, fake
+
+    parts = []
+    with restored(args, run, which, build) as (sess, (size, chunk, labels_in, fake), checkpoint):
         for draw in range(draws):
-            for i, start in enumerate(range(0, count, CHUNK)):
-                n = min(CHUNK, count - start)
-                feed = {size: n, chunk: draw * chunks + i, labels_in: labels[start : start + n]}
-                parts.append(sess.run(fake, feed))
+            for i, (counter, start, n) in enumerate(chunks(count, draw)):
+                parts.append(sess.run(fake, {size: n, chunk: counter, labels_in: labels[start : start + n]}))
                 guards.fault_point("sigint-generate", i)
-    return np.concatenate(parts).astype(np.float32), checkpoint.rsplit("/", 1)[-1]
+    return np.concatenate(parts).astype(np.float32), checkpoint
+
+
+def save_npz(target, arrays):
+    """Arrays as one .npz, written atomically: Ctrl-C mid-write keeps an earlier file of that name whole."""
+    with files.replacing(target) as tmp:
+        with open(tmp, "wb") as f:  # a handle: numpy adds ".npz" to a name that lacks it (".NPZ")
+            np.savez_compressed(f, **arrays)
+        guards.fault_point("sigint-writing", 0)
 
 
 def check_writable(target):
@@ -70,7 +98,8 @@ def check_writable(target):
 
 def generate(args, model):
     """Write `args.generate` images from a run's checkpoint: a .npz of floats in [-1, 1] (with the
-    labels, for the conditional model) or a .png grid."""
+    labels, for the conditional model) or a .png grid; with --walk or --modes, the pictures of
+    common/walks.py."""
     run = runs.for_args(args, model.script)
     if not checkpoints.steps(run.checkpoints):
         raise UsageError(
@@ -79,6 +108,10 @@ def generate(args, model):
         )
     runs.use_run_settings(args, run, model.script)
     target = args.to or run.path / f"generated_{args.generate}.npz"
+    if args.walk or args.modes:
+        from common import walks  # (here, not above: walks builds on this module)
+
+        return walks.generate(args, model, run, target)
     check_writable(target)
     labels = None
     if model.conditional:  # the requested digit, or all ten in turn
@@ -88,9 +121,5 @@ def generate(args, model):
     if target.suffix.lower() == ".png":
         images.save_png(target, images.grid(out))
     else:
-        arrays = {"images": out} if labels is None else {"images": out, "labels": labels.astype(np.uint8)}
-        with files.replacing(target) as tmp:  # Ctrl-C mid-write keeps an earlier file of that name whole
-            with open(tmp, "wb") as f:  # a handle: numpy adds ".npz" to a name that lacks it (".NPZ")
-                np.savez_compressed(f, **arrays)
-            guards.fault_point("sigint-writing", 0)
+        save_npz(target, {"images": out} if labels is None else {"images": out, "labels": labels.astype(np.uint8)})
     print(f"wrote {len(out)} images from {checkpoint} to {target}")
