@@ -18,7 +18,7 @@ Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE
 from __future__ import annotations
 
 from common import flags, gan, inputs, loop, ops, walks
-from common.tfcompat import tf, tf2
+from common.tfcompat import tf
 
 # ------------------------------------------------------------------------------ hyperparameters
 EPOCHS = 60  # evaluate.py's FD still falls from 30 to 60 (8.8 → 7.4, score 9.32 → 9.42 with one Gaussian, docs/results.md); ~1–2 s/epoch on a GPU
@@ -99,24 +99,8 @@ def noise(count, seed, hp, stddev=1.0):
     """N(0, stddev² I), or with Z_MODES a mixture: mode k (drawn uniformly) shifts axis k of z by
     Z_MODE_DISTANCE. A G fed one connected blob of noise must map some of it between the digits it
     draws (Khayatkhoei et al. 2018); separate blobs let it draw them apart. No labels are involved."""
-    centre, gaussian = noise_parts(count, seed, hp, stddev)
+    centre, gaussian = gan.noise_parts(count, seed, hp, stddev)
     return gaussian if centre is None else gaussian + centre
-
-
-def noise_parts(count, seed, hp, stddev=1.0):
-    """(each z's mode centre, None without modes; its Gaussian part): noise() in the two parts that
-    `--walk` and `--modes` treat apart."""
-    z = tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed, stddev=stddev)
-    if not hp.z_modes:
-        return None, z
-    mode = tf2.random.stateless_uniform(tf.stack([count]), inputs.fold_in(seed, 1), maxval=hp.z_modes, dtype=tf.int32)
-    return mode_centres(hp, mode), z
-
-
-def mode_centres(hp, modes=None):
-    """The centre of each mode in `modes` (all Z_MODES in turn when None): mode k's is Z_MODE_DISTANCE
-    out on axis k of z."""
-    return tf.one_hot(tf.range(hp.z_modes) if modes is None else modes, hp.z_dim, on_value=hp.z_mode_distance)
 
 
 def latent(count, seed, hp):
@@ -124,7 +108,7 @@ def latent(count, seed, hp):
     in a straight line from one end's mode to the other's and the Gaussian part along a great circle:
     slerp about the origin would treat the centre as part of the sphere, and even between two z's of
     one mode carry it out to ~1.3× Z_MODE_DISTANCE halfway, off the mode G learnt there."""
-    centre, gaussian = noise_parts(count, seed, hp, hp.z_temperature)
+    centre, gaussian = gan.noise_parts(count, seed, hp, hp.z_temperature)
     return walks.Latent(centre=centre, spread=gaussian, spherical=True)
 
 

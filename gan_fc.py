@@ -20,6 +20,8 @@ BATCH_SIZE = 128
 LR = 3e-4  # both networks' (a G at 4× D's rate, as the DCGAN has, lost to D at once: docs/results.md)
 BETA1 = 0.5  # Adam's first-moment decay; 0.5 (not 0.9) keeps the two players from overshooting
 Z_DIM = 96
+Z_MODES = 0  # 0: z ~ U(−1, 1), the classic scripts'; N: from a mixture of N unit Gaussians, as gan_dcgan.py's
+Z_MODE_DISTANCE = 4.0  # each mode's centre: this far out on its own axis of z
 G_HIDDEN = 1024  # units in each of the generator's two hidden layers
 D_HIDDEN = 256  # units in each of the discriminator's two hidden layers
 G_BATCH_NORM = False  # batch norm before each of G's hidden activations (with D at 512: a lower FD, worse class shares)
@@ -57,13 +59,21 @@ def discriminator(x, hp):
 
 
 def noise(count, seed, hp):
-    return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
+    """U(−1, 1), or with Z_MODES the DCGAN's mixture of Gaussians (gan.noise_parts)."""
+    if not hp.z_modes:
+        return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
+    centre, gaussian = gan.noise_parts(count, seed, hp)
+    return centre + gaussian
 
 
 def latent(count, seed, hp):
     """z as `sample` draws it, for `--walk` (common/walks.py). Uniform noise fills a cube, and the
-    straight line between two of its points stays inside it: a walk goes straight."""
-    return walks.Latent(centre=None, spread=noise(count, seed, hp), spherical=False)
+    straight line between two of its points stays inside it: a walk goes straight. A mixture's walk
+    is the DCGAN's (its latent() says why)."""
+    if not hp.z_modes:
+        return walks.Latent(centre=None, spread=noise(count, seed, hp), spherical=False)
+    centre, gaussian = gan.noise_parts(count, seed, hp)
+    return walks.Latent(centre=centre, spread=gaussian, spherical=True)
 
 
 def sample(hp, count, seed, labels, training=False, z=None):

@@ -289,7 +289,9 @@ def _check_walk_flags(parser, args, conditional, modes):
     if args.walk_digits is not None and not conditional:
         parser.error("--walk-digits: this model is not conditional; gan_cdcgan.py walks from one digit to another")
     if (args.modes or args.walk_modes is not None) and not modes:
-        parser.error(f"{'--modes' if args.modes else '--walk-modes'}: this model's noise has no modes; gan_dcgan.py's has")
+        parser.error(
+            f"{'--modes' if args.modes else '--walk-modes'}: this model's noise has no modes (gan_dcgan.py's has, and gan_fc.py's with --z-modes)"
+        )
     picture = "--walk" if args.walk else "--modes" if args.modes else None
     if picture and args.generate is None:
         parser.error(f"{picture} goes with --generate N ({'N walks' if args.walk else 'N images a mode'})")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from common import inputs, ops
-from common.tfcompat import tf
+from common.tfcompat import tf, tf2
 
 STATS_SAMPLES = 1000  # images whose batch statistics become the weight average's batch-norm statistics
 
@@ -127,3 +127,20 @@ def repeat_steps(train_step, count, names):
     start = (tf.constant(0), tf.constant(True), tf.fill(tf.stack([count, len(names)]), float("nan")))
     done, _, recorded = tf.while_loop(more, one_step, start, parallel_iterations=1, back_prop=False, name="steps")
     return done, recorded
+
+
+def noise_parts(count, seed, hp, stddev=1.0):
+    """N(0, stddev² I), or with Z_MODES a mixture — mode k, drawn uniformly, shifts axis k of z by
+    Z_MODE_DISTANCE (gan_dcgan.py's noise() says why) — as (each z's mode centre, None without modes;
+    its Gaussian part): the two parts that `--walk` and `--modes` treat apart (common/walks.py)."""
+    z = tf2.random.stateless_normal(tf.stack([count, hp.z_dim]), seed, stddev=stddev)
+    if not hp.z_modes:
+        return None, z
+    mode = tf2.random.stateless_uniform(tf.stack([count]), inputs.fold_in(seed, 1), maxval=hp.z_modes, dtype=tf.int32)
+    return mode_centres(hp, mode), z
+
+
+def mode_centres(hp, modes=None):
+    """The centre of each mode in `modes` (all Z_MODES in turn when None): mode k's is Z_MODE_DISTANCE
+    out on axis k of z."""
+    return tf.one_hot(tf.range(hp.z_modes) if modes is None else modes, hp.z_dim, on_value=hp.z_mode_distance)

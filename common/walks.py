@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from common import device, files, images, inputs, sampling
+from common import device, files, gan, images, inputs, sampling
 from common.errors import UsageError
 from common.tfcompat import tf
 
@@ -123,7 +123,7 @@ def _graph(args, model, script, classes):
         size=size,
         chunk=chunk,
         latent=script.latent(size, inputs.stream_seed(args.seed, inputs.Stream.GENERATE, chunk), args),
-        centres=script.mode_centres(args) if args.modes or args.walk_modes else None,
+        centres=gan.mode_centres(args) if args.modes or args.walk_modes else None,
         z=z,
         labels=labels,
         fake=model.sample(args, None, None, labels, z=z),

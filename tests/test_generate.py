@@ -43,10 +43,10 @@ def test_z_temperature_changes_the_samples_not_the_training_nor_the_run(tmp_path
     assert max_abs_diff(weights(warm), weights(cold)) == 0
     grid = "samples/epoch_0001.png"
     assert not np.array_equal(images.read_png(warm / grid), images.read_png(cold / grid))
-    names = {
+    folders = {
         names.run_name(flags.parse("t", gan_dcgan.HPARAMS, [*argv, "--z-temperature", t]), "gan_dcgan") for t in ("1", "0.5")
     }
-    assert len(names) == 1
+    assert len(folders) == 1
 
     def drawn(run, *extra):
         to = tmp_path / "drawn.npz"

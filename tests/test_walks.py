@@ -14,7 +14,7 @@ from PIL import Image
 import gan_cdcgan
 import gan_dcgan
 import gan_fc
-from common import data, flags, images, inputs, runs, sampling, walks
+from common import data, flags, gan, images, inputs, runs, sampling, walks
 from common.tfcompat import tf
 
 CLOSE = dict(atol=1e-6)  # G run on batches of other sizes may round differently in the last bit
@@ -90,7 +90,7 @@ def test_each_script_walks_its_own_noise():
         assert latents["gan_fc"].centre is None and latents["gan_cdcgan"].centre is None
         parts = sess.run([latents["gan_dcgan"].centre, latents["gan_dcgan"].spread])
         plain = sess.run(gan_dcgan.noise(50, seed, hp["gan_dcgan"], hp["gan_dcgan"].z_temperature))
-        centres = sess.run(gan_dcgan.mode_centres(hp["gan_dcgan"]))
+        centres = sess.run(gan.mode_centres(hp["gan_dcgan"]))
     np.testing.assert_array_equal(walks._whole(walks.Latent(*parts, True)), plain)
     assert centres.shape == (10, 10) and set(np.unique(centres)) == {0.0, hp["gan_dcgan"].z_mode_distance}
     assert all(any((row == c).all() for c in centres) for row in parts[0])  # each z's centre is one of the modes'
@@ -174,7 +174,7 @@ def test_the_mode_grid_puts_each_plain_draw_in_its_modes_row(trained, tmp_path):
     args = run_args(gan_dcgan, run)
     with tf.Graph().as_default(), tf.Session() as sess:
         seed = inputs.stream_seed(args.seed, inputs.Stream.GENERATE, 0)
-        modes = sess.run(gan_dcgan.noise_parts(6, seed, args, args.z_temperature)[0]).argmax(1)
+        modes = sess.run(gan.noise_parts(6, seed, args, args.z_temperature)[0]).argmax(1)
     np.testing.assert_allclose(grid[modes, np.arange(6)], plain, **CLOSE)
     assert np.abs(grid[0] - grid[1]).max() > 1e-3  # the mode matters
 
@@ -209,7 +209,7 @@ def test_the_best_checkpoint_walks_from_the_best_draw(trained, tmp_path):
         ("gan_fc", ["--generate", "4", "--to", "w.gif"], "a GIF animates a walk"),
         ("gan_fc", ["--generate", "4", "--walk", "5", "--to", "w.jpg"], "unknown extension .jpg"),
         ("gan_fc", ["--generate", "4", "--walk", "5", "--walk-digits", "3,8", "--to", "w.png"], "this model is not conditional"),
-        ("gan_fc", ["--generate", "4", "--modes", "--to", "w.png"], "--modes: this model's noise has no modes"),
+        ("gan_cdcgan", ["--generate", "4", "--modes", "--to", "w.png"], "--modes: this model's noise has no modes"),
         ("gan_cdcgan", ["--generate", "4", "--walk", "5", "--walk-digits", "3,3", "--to", "w.png"], "3,3 names one end twice"),
         (
             "gan_cdcgan",
