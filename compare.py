@@ -27,6 +27,11 @@ from common import errors, files, flags, history, images, names, runs  # noqa: E
 from common.errors import UsageError  # noqa: E402
 
 
+def _count(n):
+    """10k for 10,000; 10 for 10 (an evaluation of a few samples is not "0k")."""
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
+
+
 def describe(run, which="latest", epoch=None):
     """What the picture and the table show of one run at `epoch` (None: its last epoch, or its best
     with `which` "best"); None before its first epoch's grid. A run that has no grid of `epoch` (it
@@ -48,14 +53,14 @@ def describe(run, which="latest", epoch=None):
     source, score, fd = "none", math.nan, math.nan
     for evaluated_epoch, evaluated_score, evaluated_fd in evaluations:
         if evaluated_epoch == epoch:
-            source, score, fd = f"training, {history.EVAL_SAMPLES // 1000}k samples", evaluated_score, evaluated_fd
+            source, score, fd = f"training, {_count(history.EVAL_SAMPLES)} samples", evaluated_score, evaluated_fd
     # evaluate.py's numbers (10k samples) when they are of this very checkpoint
     per_epoch = config.get("effective_steps_per_epoch")
     step = epoch * per_epoch if isinstance(per_epoch, int) else None
     for kind in runs.RunFolder.METRICS:
         saved = _read_metrics(run.metrics(kind))
         if saved.get("checkpoint") == f"ckpt-{step}":
-            score, fd, source = saved["score"][0], saved["fd"], f"evaluate.py, {saved['samples'] // 1000}k samples"
+            score, fd, source = saved["score"][0], saved["fd"], f"evaluate.py, {_count(saved['samples'])} samples"
     return {
         "name": f"{config['script']}/{run.path.resolve().name}",
         "epoch": epoch,
@@ -135,7 +140,7 @@ def draw(table_rows, path, curves):
             if row["curve"]:
                 epochs, _, fds = zip(*row["curve"], strict=True)
                 ax.plot(epochs, fds, marker="o", label=row["settings"] or row["name"])
-        ax.set(xlabel="epoch", ylabel=f"FD (training, {history.EVAL_SAMPLES // 1000}k samples)")
+        ax.set(xlabel="epoch", ylabel=f"FD (training, {_count(history.EVAL_SAMPLES)} samples)")
         ax.grid(alpha=0.3)
         if any(row["curve"] for row in rows):
             ax.set_yscale("log")
@@ -165,6 +170,10 @@ def main(argv=None):
     if args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; name a file, e.g. {args.out / 'compare.png'}")
     table_file = args.out.with_suffix(".md")
+    if table_file.is_dir() or table_file.is_symlink():
+        parser.error(
+            f"{table_file} (the table written beside --out) is a {'link' if table_file.is_symlink() else 'folder'}; pass another --out"
+        )
     if table_file.exists() and not table_file.read_text(errors="replace").startswith("| run | epoch |"):
         parser.error(f"{table_file} exists and is not a table compare.py wrote (it writes one beside --out); pass another --out")
     if args.out.suffix.lower().lstrip(".") not in formats:

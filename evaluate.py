@@ -171,6 +171,8 @@ def main(argv=None):
     references, rows = {}, []
     floor = None
     with errors.exit_codes("evaluate.py"):
+        for run in folders:  # every run's checkpoint found before the first run's metrics are written
+            sampling.check_checkpoint(run, args.checkpoint)
         if args.draw_from == "average" and args.z_temperature is None:
             for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
                 runs.check_writable(run.path)

@@ -13,6 +13,7 @@ Fréchet distance) → dropout 0.5 → fc10.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common import data, files, ops
+from common.errors import UsageError
 from common.session import session_config
 from common.tfcompat import tf
 
@@ -112,6 +114,7 @@ def train(dataset, root=None, epochs=EPOCHS, limit=None, log=print, data_dir=Non
         "train_images": len(train_x),
         "tensorflow": tf.VERSION,
         "seconds": round(time.time() - started),
+        "sha256": {p.name: _sha256(p) for p in sorted(path.parent.glob(f"{path.name}.*"))},  # checked at each load
     }
     files.write_json(path.parent / "info.json", info)
     return accuracy
@@ -152,10 +155,38 @@ def load(dataset, root=None, log=print, data_dir=None):
         x = tf.placeholder(tf.float32, [None, 28, 28, 1])
         logits, features = network(x, training=False)
         saver = tf.train.Saver(_variables())
+    info = verified_info(path)
     sess = tf.Session(graph=graph, config=session_config())
     saver.restore(sess, str(path))
-    info = json.loads((path.parent / "info.json").read_text())
     return Classifier(sess, x, tf.nn.softmax(logits), features, info)
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def verified_info(path):
+    """The classifier's info.json, once its weight files are checked against the checksums it records
+    (as the data files are): a file cut short or changed would give every run's numbers silently
+    wrong, or a TensorFlow traceback. An info.json without checksums (a classifier trained by older
+    code) is taken as it is."""
+    folder = path.parent
+    fix = (
+        f"restore the folder {folder} (git checkout -- {folder}), or delete it to train the classifier "
+        "anew (a few minutes; the numbers then differ a little from docs/results.md's)"
+    )
+    try:
+        info = json.loads((folder / "info.json").read_text())
+        recorded = info.get("sha256", {})
+        names = {p.name for p in folder.glob(f"{path.name}.*")} | set(recorded)
+        if not isinstance(recorded, dict):
+            raise ValueError(recorded)
+    except (OSError, ValueError, AttributeError):
+        raise UsageError(f"{folder / 'info.json'} is missing or damaged; {fix}") from None
+    for name in sorted(names) if recorded else ():
+        if not (folder / name).is_file() or _sha256(folder / name) != recorded.get(name):
+            raise UsageError(f"{folder / name} is damaged or missing (its checksum is not info.json's); {fix}")
+    return info
 
 
 def main(argv=None):

@@ -183,6 +183,8 @@ def load_folder(folder, split, sha256=None):
         path = _find_file(folder, file_name)
         if path is None:
             raise DataError(f"{folder}: no {file_name} (.gz or raw); copy the four IDX files of the dataset there")
+        if not path.is_file():  # a FIFO would block the read forever, a folder fail with a traceback
+            raise DataError(f"{path} is not a regular file; replace it with the IDX file of that name")
         pair.append(read_idx(path, None if sha256 is None else sha256[file_name]))
     _check_pair(*pair, where=folder)
     return tuple(pair)
@@ -251,7 +253,7 @@ def load(dataset, split="train", data_dir=None):
             raise DataError(f"--data-dir {data_dir} is not a folder; point it at the folder holding the four IDX files")
         return load_folder(data_dir, split, spec.sha256)
     home = REPO_DIR / "data" / dataset
-    looked = [str(home)]
+    looked = []
     for folder in (home, *map(Path, spec.system_dirs)):
         if all(_find_file(folder, f) for f in FILES[split]):
             return load_folder(folder, split, spec.sha256)

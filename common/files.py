@@ -2,11 +2,14 @@
 place of a good one: write beside it under a temporary name, then rename (atomic on POSIX)."""
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
 
 from common import guards
+
+NAME_MAX = 255  # bytes in a file name, on the file systems Linux and macOS use
 
 
 @contextlib.contextmanager
@@ -16,6 +19,8 @@ def replacing(path):
     the format by extension (matplotlib, Pillow, numpy) still do."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    if len(tmp.name.encode()) > NAME_MAX:  # a legal name of ~250 bytes: its temporary one must fit too
+        tmp = path.with_name(f".{hashlib.sha256(path.name.encode()).hexdigest()[:16]}.tmp{path.suffix[:32]}")
     try:
         yield tmp
         guards.fault_point("sigint-replacing", 0)  # a test's signal between the write and the rename

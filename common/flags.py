@@ -143,7 +143,10 @@ def path(text):
     and an empty name refused — an unset shell variable must never mean "the current folder"."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty (an unset shell variable?): name a file or folder")
-    return Path(text).expanduser()
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # `~name` of a user this machine does not know, or no home folder at all
+        raise argparse.ArgumentTypeError(f"{text}: no such user's home folder; write the path out in full") from None
 
 
 def check_value(name, value, default):

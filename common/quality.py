@@ -35,9 +35,14 @@ def _read_cache(path):
 
 
 def _write_cache(path, stats):
+    """Keep `stats` at `path`, the one cache of its folder: the statistics of a classifier or a test
+    set since replaced (another hash in the name) would otherwise pile up at ~50 MB each."""
     try:
         with files.replacing(path) as tmp:
             np.savez(tmp, **stats)
+        for old in path.parent.glob("reference-*.npz"):
+            if old != path and not old.is_symlink():
+                old.unlink()
     except OSError:
         pass  # a read-only folder: computed again next time, nothing lost
 

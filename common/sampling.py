@@ -32,15 +32,21 @@ def chunks(count, draw=0):
     return [(draw * per_draw + i, start, min(CHUNK, count - start)) for i, start in enumerate(range(0, count, CHUNK))]
 
 
+def check_checkpoint(run, which):
+    """The folder of the run's latest (or best) checkpoint, refused in one line when there is none."""
+    folder = run.checkpoint_folder(which)
+    if not checkpoints.steps(folder):
+        hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
+        raise UsageError(f"no {which} checkpoint in {folder}{hint}")
+    return folder
+
+
 @contextlib.contextmanager
 def restored(args, run, which, build):
     """(session, what `build()` returned, checkpoint name): the graph `build` makes, its generator
     restored from the run's latest (or best) checkpoint. One checkpoint serves the whole session (a run
     still training may save a newer one meanwhile)."""
-    folder = run.checkpoint_folder(which)
-    if not checkpoints.steps(folder):
-        hint = " (was the run trained with --eval-every 0?)" if which == "best" else ""
-        raise UsageError(f"no {which} checkpoint in {folder}{hint}")
+    folder = check_checkpoint(run, which)
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(args.seed)  # --deterministic refuses unseeded initializers, even those the restore overwrites

@@ -156,6 +156,8 @@ def test_failed_download_says_where_it_looked_and_how_to_fix(nowhere, tmp_path, 
     message = str(err.value)
     assert nowhere and all(url.endswith("-ubyte.gz") for url in nowhere)
     assert "download failed" in message and "--data-dir" in message and "apt-get install dataset-fashion-mnist" in message
+    looked = message[message.index("looked in ") + 10 : message.index(")")].split(", ")
+    assert len(looked) == len(set(looked)) == 2  # the project's folder and the Keras cache, each named once
     assert not list((tmp_path / "repo" / "data" / "fashion_mnist").glob("*.part"))
 
 

@@ -293,3 +293,49 @@ def test_the_table_names_the_settings_in_which_the_runs_differ():
     lines = evaluate.format_table(rows, configs=[configs[0], configs[0], configs[1], configs[1]]).splitlines()
     assert lines[0] == "the runs differ in: d_hidden 256 → 128"
     assert [line.split()[-1] for line in lines[3:]] == ["256", "256", "128", "128"]
+
+
+def cut_short(folder):
+    data_file = folder / "classifier.data-00000-of-00001"
+    data_file.write_bytes(data_file.read_bytes()[:1000])
+    return "classifier.data-00000-of-00001 is damaged"
+
+
+def changed_index(folder):
+    index = folder / "classifier.index"
+    index.write_bytes(index.read_bytes()[:-1] + b"\0")
+    return "classifier.index is damaged"
+
+
+def info_not_json(folder):
+    (folder / "info.json").write_text('{"dataset": "mn')
+    return "info.json is missing or damaged"
+
+
+def info_a_list(folder):
+    (folder / "info.json").write_text("[1, 2]")
+    return "info.json is missing or damaged"
+
+
+def data_file_gone(folder):
+    (folder / "classifier.data-00000-of-00001").unlink()
+    return "classifier.data-00000-of-00001 is damaged or missing"
+
+
+@pytest.mark.parametrize("damage", [cut_short, changed_index, info_not_json, info_a_list, data_file_gone])
+def test_a_damaged_classifier_is_named_with_its_fix(tiny_classifier_dir, tmp_path, monkeypatch, capsys, damage):
+    """The classifier's files are checked against the checksums its info.json records (the shipped
+    ones too), before TensorFlow reads them: one line, exit 2, the fix named."""
+    root = tmp_path / "classifiers"
+    shutil.copytree(tiny_classifier_dir, root)
+    words = damage(root / "mnist")
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", root)
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--real", "--samples", "10"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and words in err and "git checkout" in err, err
+
+
+def test_the_shipped_classifiers_match_their_checksums():
+    for dataset in ("mnist", "fashion_mnist"):
+        assert classifier.verified_info(classifier.checkpoint_path(dataset))["sha256"]

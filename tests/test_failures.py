@@ -648,3 +648,59 @@ def test_evaluate_draws_g_itself_on_the_same_checkpoint_without_touching_metrics
     assert itself["run"].endswith("(G itself)") and itself["checkpoint"] == average["checkpoint"]
     assert itself["fd"] != average["fd"]
     assert (run_copy / "metrics.json").read_bytes() == saved
+
+
+# ------------------------------------------------------ checked before the work, with the right code
+@pytest.mark.parametrize("program, argv", [("gan_fc.py", ["--out-dir"]), ("evaluate.py", []), ("compare.py", [])])
+def test_a_path_in_an_unknown_users_home(program, argv):
+    code, err, _ = run(program, *argv, "~no-such-user-here/runs/a")
+    assert_one_line(code, err, 2, "no such user's home folder")
+
+
+def test_a_data_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        os.mkfifo(folder / name)
+    code, err, _ = run("gan_fc.py", *TRAIN, "--out-dir", tmp_path / "run", "--data-dir", folder, timeout=60)
+    assert_one_line(code, err, 2, "is not a regular file")
+
+
+def test_evaluate_checks_every_runs_best_checkpoint_before_writing_any(run_copy, tmp_path, capsys):
+    import evaluate
+
+    no_best = tmp_path / "no_best"
+    shutil.copytree(run_copy, no_best)
+    shutil.rmtree(no_best / "checkpoints" / "best")
+    with pytest.raises(SystemExit) as e:
+        evaluate.main([str(run_copy), str(no_best), "--checkpoint", "best", "--samples", "10"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and "no best checkpoint" in err, err
+    assert not (run_copy / "metrics-best.json").exists()
+
+
+def test_compare_refuses_a_table_name_that_is_a_folder(run_copy, tmp_path, capsys):
+    import compare
+
+    (tmp_path / "cmp.md").mkdir()
+    with pytest.raises(SystemExit) as e:
+        compare.main([str(run_copy), "--out", str(tmp_path / "cmp.png")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and "is a folder" in err, err
+    assert not (tmp_path / "cmp.png").exists()
+
+
+def test_compare_names_a_small_evaluation_by_its_count(run_copy):
+    import compare
+
+    (run_copy / "metrics.json").write_text(
+        json.dumps({"score": [5.0, 0.1], "fd": 90.0, "samples": 10, "checkpoint": "ckpt-6", "run": "x"})
+    )
+    assert compare.describe(runs.RunFolder(run_copy))["source"] == "evaluate.py, 10 samples"
+
+
+def test_a_legal_long_output_name_is_written(run_copy, tmp_path, capsys):
+    target = tmp_path / "generated" / ("d" * 246 + ".npz")  # 250 bytes: its temporary name would have been 255 + 5
+    assert run_main(gan_fc, ["--out-dir", run_copy, "--generate", "4", "--to", target]) == 0
+    assert np.load(target)["images"].shape == (4, 28, 28, 1)
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
