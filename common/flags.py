@@ -49,6 +49,9 @@ fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]
 kernel_size = _number(int, low=1, high=9, what="a whole number from 1 to 9")
 layer_count = _number(int, low=0, high=8, what="a whole number from 0 to 8")
 kernel_at_7x7 = _number(int, low=1, high=7, what="a whole number from 1 to 7 (the maps are 7×7)")
+# A layer's width or z's size: past 2^16 units a weight matrix of the model outgrows TensorFlow's shapes
+# or any memory (16,384 × 65,536 floats are 4 GiB), and the graph would fail with a traceback.
+width = _number(int, low=1, high=2**16, what="a whole number from 1 to 65,536")
 
 
 walk_steps = _number(int, low=2, high=INT_MAX, what="a whole number from 2 to 2^31 − 1 (a walk's images, both ends included)")
@@ -108,7 +111,8 @@ RANGES = {
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
     "G_7X7_KERNEL": kernel_at_7x7,
     "D_7X7_LAYERS": layer_count,  # 0: D's second convolution feeds the logit
-    "Z_MODES": nonnegative_int,  # 0: one Gaussian
+    "Z_MODES": _number(int, low=0, high=2**16, what="a whole number from 0 to 65,536"),  # 0: one Gaussian
+    **dict.fromkeys(("G_FILTERS", "D_FILTERS", "G_HIDDEN", "D_HIDDEN", "Z_DIM"), width),
     "D_CONDITION": _one_of("projection", "input"),
 }
 

@@ -69,6 +69,7 @@ def run_copy(trained, tmp_path):
 # ------------------------------------------------------------------------------- flags (exit 2)
 BAD_NUMBERS = [
     (["--lr", "nan"], ["--lr", "finite"]),
+    (["--g-hidden", "2147483647"], ["--g-hidden", "out of range", "65,536"]),  # no graph holds it (a traceback before)
     (["--lr", "inf"], ["--lr", "finite"]),
     (["--lr", "1e400"], ["--lr", "finite"]),
     (["--beta1", "nan"], ["--beta1", "finite"]),
