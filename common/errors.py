@@ -36,7 +36,13 @@ def first_line(error):
     """What an OSError or a TensorFlow OpError says, without TF's node trace and hints on later lines
     (a full disk arrives as ResourceExhaustedError, with a hint about GPU memory that would mislead)."""
     text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    for cause in OS_CAUSES:  # TF names an OS failure deep in a "Graph execution error" message
+        if cause in text:
+            return cause
     return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
+OS_CAUSES = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
 
 
 @contextlib.contextmanager

@@ -240,6 +240,13 @@ FULL_DISK = {
         "save",
         lambda out: tf.errors.ResourceExhaustedError(None, None, TF_FULL_DISK.format(out=out)),
     ),
+    "checkpoint, as a graph execution error": (
+        tf.train.Saver,
+        "save",
+        lambda out: tf.errors.ResourceExhaustedError(
+            None, None, "Graph execution error:\n\nDetected at node 'save/SaveV2':\n" + TF_FULL_DISK.format(out=out)
+        ),
+    ),
     "history.csv": (history, "append", lambda out: OSError(errno.ENOSPC, "No space left on device")),
 }
 
