@@ -18,9 +18,9 @@ def replacing(path):
     normally, and is removed otherwise. The temporary name keeps the extension, so writers that pick
     the format by extension (matplotlib, Pillow, numpy) still do."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")  # two processes never share one
     if len(tmp.name.encode()) > NAME_MAX:  # a legal name of ~250 bytes: its temporary one must fit too
-        tmp = path.with_name(f".{hashlib.sha256(path.name.encode()).hexdigest()[:16]}.tmp{path.suffix[:32]}")
+        tmp = path.with_name(f".{hashlib.sha256(path.name.encode()).hexdigest()[:16]}.tmp{os.getpid()}{path.suffix[:32]}")
     try:
         yield tmp
         guards.fault_point("sigint-replacing", 0)  # a test's signal between the write and the rename

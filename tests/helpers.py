@@ -17,7 +17,7 @@ from common import data  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
 # Tiny models; no per-epoch sample-quality evaluation (tests/test_evaluate.py covers it).
-TINY_FC = ["--z-dim", "8", "--g-hidden", "32", "--d-hidden", "16", "--batch-size", "16", "--eval-every", "0"]
+TINY_FC = ["--z-dim", "8", "--z-modes", "4", "--g-hidden", "32", "--d-hidden", "16", "--batch-size", "16", "--eval-every", "0"]
 TINY_CONV = ["--z-dim", "10", "--g-filters", "4", "--d-filters", "4", "--batch-size", "8", "--eval-every", "0"]
 TINY = {"gan_fc": TINY_FC, "gan_dcgan": TINY_CONV, "gan_cdcgan": TINY_CONV}
 

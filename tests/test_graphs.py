@@ -42,23 +42,48 @@ def test_fc_architecture_matches_the_comment():
         "generator/fc1/weights": [96, 1024],
         "generator/fc2/weights": [1024, 1024],
         "generator/fc3/weights": [1024, 784],
+        "discriminator/fc1/weights": [784, 512],
+        "discriminator/fc2/weights": [512, 512],
+        "discriminator/fc3/weights": [512, 1],
+    }
+    graph, *_ = build("gan_fc")
+    with graph.as_default():  # batch norm before G's two ReLUs, whose beta replaces the layers' biases
+        g_names = {v.name for v in ops.trainable_variables("generator")}
+        moving = [v for v in tf.global_variables() if v.name.startswith("generator/") and "moving_mean" in v.name]
+    assert {"generator/bn1/gamma:0", "generator/bn2/beta:0"} <= g_names and len(moving) == 2
+    assert not any("fc1/biases" in n or "fc2/biases" in n for n in g_names)
+
+
+def test_the_readmes_classic_fc_flags_build_the_classic_scripts_networks():
+    """The classic two-MLP script's networks and noise: no batch norm, D of 256, uniform z."""
+    import gan_fc
+
+    line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--z-modes 0`" in line and "gan_fc" in line)
+    argv = line[line.index("`--") + 1 : line.rindex("`")].split()
+    assert gan_fc.CLASSIC.split() == argv and flags.parse("t", gan_fc.HPARAMS, argv).z_modes == 0
+    assert weight_shapes("gan_fc", argv) == {
+        "generator/fc1/weights": [96, 1024],
+        "generator/fc2/weights": [1024, 1024],
+        "generator/fc3/weights": [1024, 784],
         "discriminator/fc1/weights": [784, 256],
         "discriminator/fc2/weights": [256, 256],
         "discriminator/fc3/weights": [256, 1],
     }
-    graph, *_ = build("gan_fc")
+    graph, *_ = build("gan_fc", argv)
     with graph.as_default():
         assert not [v for v in tf.global_variables() if "/bn" in v.name]
 
 
-def test_fc_batch_norm_in_g_replaces_its_hidden_biases():
-    assert weight_shapes("gan_fc", ["--g-batch-norm", "--d-hidden", "512"])["discriminator/fc1/weights"] == [784, 512]
-    graph, *_ = build("gan_fc", ["--g-batch-norm"])
-    with graph.as_default():
-        g_names = {v.name for v in ops.trainable_variables("generator")}
-        moving = [v for v in tf.global_variables() if v.name.startswith("generator/") and "moving_mean" in v.name]
-    assert {"generator/bn1/gamma:0", "generator/bn2/beta:0"} <= g_names and len(moving) == 2
-    assert not any("fc1/biases" in n or "fc2/biases" in n for n in g_names)  # batch norm's beta serves
+def test_fc_noise_is_uniform_in_the_classic_and_ten_gaussian_blobs_by_default():
+    import gan_fc
+
+    with tf.Graph().as_default(), tf.Session() as sess:
+        seed = tf.constant([3, 4], tf.int64)
+        classic = sess.run(gan_fc.noise(4000, seed, flags.parse("t", gan_fc.HPARAMS, gan_fc.CLASSIC.split())))
+        blobs = sess.run(gan_fc.noise(4000, seed, flags.parse("t", gan_fc.HPARAMS, [])))
+    assert classic.min() >= -1 and classic.max() <= 1
+    modes = blobs[:, :10].argmax(1)  # each z sits 4 out on its mode's axis
+    assert set(modes) == set(range(10)) and np.allclose(blobs[np.arange(4000), modes].mean(), 4.0, atol=0.1)
 
 
 def test_dcgan_architecture_matches_the_comment():
