@@ -42,9 +42,7 @@ and how each figure is obtained:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
-import io
 import os
 import platform
 import resource
@@ -56,13 +54,15 @@ from pathlib import Path
 import numpy as np  # noqa: E402
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
-from benchmarks.counts import classifier_flops, frechet_flops, kernel_count, step_flops, top_ops
-from common import checkpoints, device, errors, files, flags, gan, history, inputs, loop, ops, tfcompat  # noqa: E402
+from benchmarks import MNIST_TRAIN, timed
+from benchmarks.classic import bench_classic_style
+from benchmarks.epoch_end import bench_epoch_end
+from benchmarks.steps import bench_host_cost, bench_ours, synthetic_mnist
+from common import device, errors, files, flags, tfcompat  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
 MODELS = {"fc": "gan_fc", "dcgan": "gan_dcgan", "cdcgan": "gan_cdcgan"}
-MNIST_TRAIN = 60000
 
 
 def matmul_peak(size, repeats, config):
@@ -74,14 +74,8 @@ def matmul_peak(size, repeats, config):
         with tf.Session(config=config) as sess:
             sess.run(tf.global_variables_initializer())
             sess.run(product)
-            best = min(_timed(lambda: sess.run(product)) for _ in range(repeats))
+            best = min(timed(lambda: sess.run(product)) for _ in range(repeats))
     return 2 * size**3 / best / 1e9
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def _args(script, batch_size, extra=()):
@@ -89,267 +83,6 @@ def _args(script, batch_size, extra=()):
     module = importlib.import_module(script)
     argv = ([] if batch_size is None else ["--batch-size", str(batch_size)]) + list(extra)
     return module, flags.parse("bench.py", module.HPARAMS, argv, conditional=module.MODEL.conditional)
-
-
-def _synthetic_mnist(rng):
-    """60,000 random images and labels: the speed of a step does not depend on what they show."""
-    images = rng.uniform(-1, 1, (MNIST_TRAIN, 28, 28, 1)).astype(np.float32)
-    return images, rng.integers(0, 10, MNIST_TRAIN).astype(np.int32)
-
-
-class _NoSignal:
-    signum = None
-
-
-def _trainer(sess, built, per_epoch, steps_per_run):
-    """A Trainer that only runs steps: no run folder, no evaluation, and checkpoints that are never
-    saved (the loop still asks them each step whether a save failed)."""
-    saved = checkpoints.Checkpoints(None, built.saver, built.finite)
-    return loop.Trainer(sess, built, None, saved, [], per_epoch, 1, None, 0, steps_per_run)
-
-
-def _time_the_loop(trainer, steps, repeats):
-    """Median seconds of `steps` steps of the real loop (`Trainer.run_steps`: its session.runs and the
-    Python of every step: the history's rows, the progress bar, the signal check), each stretch ending
-    at an epoch's end as the loop's runs do; the global step keeps counting."""
-    per_epoch, walls = trainer.steps_per_epoch, []
-    for _ in range(repeats):
-        with contextlib.redirect_stderr(io.StringIO()):  # the progress bar
-            walls.append(_timed(lambda: trainer.run_steps(1, per_epoch - steps, _NoSignal())))
-    return statistics.median(walls)
-
-
-def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run, profile=False):
-    """Our loop: the script's graph as `loop.train` builds it, timed as `loop.Trainer` runs it."""
-    started = time.perf_counter()
-    args.eval_every = 0  # the sample-quality evaluation is not part of a training step
-    images, labels = data
-    per_epoch = len(images) // args.batch_size
-    built = loop.build(args, module.MODEL, images.shape, labels.shape, per_epoch)
-    with tf.Session(graph=built.graph, config=config) as sess:
-        sess.run(built.initialize)
-        built.load_data(sess, images, labels)
-        trainer = _trainer(sess, built, per_epoch, steps_per_run)
-        trainer.run_steps(1, per_epoch - 1, _NoSignal())
-        first_step = time.perf_counter() - started
-        if warmup:
-            trainer.run_steps(1, per_epoch - warmup, _NoSignal())
-        trivial = tf.train.get_global_step(built.graph)  # a scalar read: the fixed cost of a session.run
-        noop_seconds = statistics.median(_timed(lambda: sess.run(trivial)) for _ in range(50))
-        median = _time_the_loop(trainer, steps, repeats)
-        trainer.rows.clear()
-        fetches = [built.step.train_op, built.step.metrics]
-        flops = step_flops(built.graph, [built.step.train_op, *built.step.metrics.values()])
-        kernels = kernel_count(sess, fetches)
-        profiled = top_ops(sess, fetches) if profile else None
-    return {
-        "images_per_s": steps * args.batch_size / median,
-        "step_seconds": median / steps,
-        "build_and_first_step_s": first_step,
-        "flops_per_step": flops,
-        "kernels_per_step": kernels,
-        "session_run_overhead_s": noop_seconds,
-        **({"top_ops": profiled} if profiled else {}),
-    }
-
-
-def bench_host_cost(steps_per_run, steps, repeats, config):
-    """Seconds of host work per training step at `steps_per_run`: the real loop (`Trainer.run_steps`,
-    the while loop of gan.repeat_steps) driving a step that does next to nothing (it increments the
-    global step and returns four constants), so what is left is the loop's fixed cost — the session.run
-    calls, the while loop's own control ops, the fetch of the metrics and the Python of each step."""
-
-    def build_graph(hp, dataset):
-        tf.get_variable("weight", [], initializer=tf.zeros_initializer())  # a model has weights (the finite check)
-
-        def train_step():
-            step = inputs.global_step()
-            metrics = {name: tf.constant(0.5) for name in history.STEP_METRICS}
-            return gan.Step(tf.group(step.assign_add(1)), tf.no_op(), metrics, None)
-
-        return gan.StepGraph(*train_step(), samples=None, grid=None, train_step=train_step)
-
-    hp = argparse.Namespace(seed=0, eval_every=0)
-    built = loop.build(hp, gan.Model("null", build_graph, sample=None), (1, 28, 28, 1), (1,), steps)
-    with tf.Session(graph=built.graph, config=config) as sess:
-        sess.run(built.initialize)
-        trainer = _trainer(sess, built, steps, steps_per_run)
-        trainer.run_steps(1, 0, _NoSignal())  # warm-up
-        trainer.rows.clear()
-        return _time_the_loop(trainer, steps, repeats) / steps
-
-
-def _timed_session(**kwargs):
-    class TimedSession(tf.Session):
-        """A session that adds up the time of the runs that fetch only `device_work` (the samples, the weight
-        average's statistics, the all-weights-finite check and the weights' copy before a save: on a GPU
-        milliseconds of device time; on this CPU the bulk of an evaluation), so that an epoch's end splits
-        into that and the host work around it."""
-
-        device_work = ()
-        device_seconds = 0.0
-
-        def run(self, fetches, *args, **kwargs):
-            if not any(fetches is work for work in self.device_work):
-                return super().run(fetches, *args, **kwargs)
-            start = time.perf_counter()
-            try:
-                return super().run(fetches, *args, **kwargs)
-            finally:
-                self.device_seconds += time.perf_counter() - start
-
-    return TimedSession(**kwargs)
-
-
-def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
-    """Seconds of the loop's own end of an epoch (`Trainer.end_epoch`: evaluation, the grid, the copy
-    of the weights for the checkpoint; history.csv, the checkpoint and the best checkpoint go to the
-    saving thread, the loss plot and the progress GIF to the drawing thread) in a run folder that
-    already holds `history_epochs` epochs of history, grids and GIF frames: {"total", "device",
-    "host", "background"}. "device" is the generator's and the classifier's forward passes and the
-    weights' copy (timed where they run), "host" the rest — what stays when the device is a GPU;
-    "background" the two threads' time, spent while the next epoch trains. The first end of a session
-    rebuilds the GIF from the grids and lays out the loss plot once; it is run first and not timed,
-    as in a real session. `reference` (a `quality.Reference`, or None: no evaluation) is the caller's,
-    loaded once for every model: loading it belongs to a session's start, not to an epoch's end."""
-    import tempfile
-    from pathlib import Path
-
-    from common import images, runs
-
-    evaluate = reference is not None
-    args.eval_every = 1 if evaluate else 0
-    per_epoch = MNIST_TRAIN // args.batch_size
-    shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
-    built = loop.build(args, module.MODEL, *shapes, per_epoch)
-    evaluation_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
-
-    def timed(work):
-        def run(*args):
-            start = time.perf_counter()
-            try:
-                return work(*args)
-            finally:
-                evaluation_seconds[0] += time.perf_counter() - start
-
-        return run
-
-    untimed = []  # (owner, name, work), put back at the end: the next model times its own
-    if reference is not None:
-        untimed.append((reference.classifier, "predict", reference.classifier.predict))
-        if hasattr(reference, "frechet"):  # (absent from older versions: the distance was numpy's, on the host)
-            untimed.append((reference, "frechet", reference.frechet))
-    for owner, name, work in untimed:
-        setattr(owner, name, timed(work))
-    rng = np.random.default_rng(0)
-
-    def epoch_rows(epoch):
-        metrics = rng.uniform(0.2, 1.5, (per_epoch, len(history.STEP_METRICS)))
-        first = (epoch - 1) * per_epoch + 1
-        return [history.row(first + i, epoch, dict(zip(history.STEP_METRICS, m, strict=True))) for i, m in enumerate(metrics)]
-
-    with tempfile.TemporaryDirectory() as folder, _timed_session(graph=built.graph, config=config) as sess:
-        snapshot = getattr(built, "snapshot", None)  # (absent from older versions of the loop)
-        sess.device_work = (built.step.refresh, built.step.samples, built.eval_images, built.finite)
-        if snapshot is not None:
-            sess.device_work += (snapshot.take,)
-        sess.run(built.initialize)
-        run = runs.RunFolder(Path(folder) / "run")
-        loop.prepare_folder(run, run.checkpoints, run.samples)
-        rows = [r for epoch in range(1, history_epochs + 1) for r in epoch_rows(epoch)]
-        history.write(run.history, rows)
-        grid = images.grid(sess.run(built.step.samples), *built.step.grid)
-        for epoch in range(1, history_epochs + 1):
-            images.save_png(run.grid(epoch), grid)
-        images.save_gif(run.progress, list(run.grids().values()))
-        saved = checkpoints.Checkpoints(run, built.saver, built.finite, *([snapshot] if snapshot else []))
-        trainer = loop.Trainer(sess, built, run, saved, rows, per_epoch, history_epochs + repeats + 1, reference, args.eval_every)
-        trainer.writer = tf.summary.FileWriter(str(run.logs))
-        trainer.on_disk = len(rows)  # as after the session's start (absent from older versions of the loop)
-
-        totals, devices, backgrounds = [], [], []
-        for epoch in range(history_epochs + 1, history_epochs + repeats + 2):
-            trainer.rows.extend(epoch_rows(epoch))
-            if reference is not None:  # the costlier case: every evaluation is the best yet
-                run.best.mkdir(exist_ok=True)
-                files.write_json(run.best_record, {"step": 0, "epoch": 0, "fd": 1e9, "score": 0.0})
-            sess.device_seconds, evaluation_seconds[0] = 0.0, 0.0
-            drawing = getattr(trainer, "drawing", None)  # (absent from older versions of the loop)
-            threads = [w for w in (drawing, getattr(saved, "saving", None)) if w is not None]
-            busy = sum(w.busy_seconds for w in threads)
-            start = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):  # the epoch line
-                trainer.end_epoch(epoch, epoch * per_epoch, _NoSignal(), len(trainer.rows) - per_epoch, 1.0)
-            elapsed = time.perf_counter() - start
-            for worker in threads:  # what the threads do during the next epoch's training: timed apart
-                worker.wait()
-            if epoch > history_epochs + 1:
-                totals.append(elapsed)
-                devices.append(sess.device_seconds + evaluation_seconds[0])
-                backgrounds.append(sum(w.busy_seconds for w in threads) - busy)
-        trainer.writer.close()
-        if hasattr(trainer, "drawing"):
-            trainer.finish_drawing()
-        if snapshot is not None:
-            saved.finish()
-        device_work = [built.step.refresh, built.step.samples, *([built.eval_images] if evaluate else [])]
-        evaluation_flops = history.EVAL_SAMPLES * classifier_flops() + frechet_flops(history.EVAL_SAMPLES)
-        device_flops = step_flops(built.graph, device_work) + (evaluation_flops if evaluate else 0)
-    for owner, name, work in untimed:
-        setattr(owner, name, work)
-    total, device = statistics.median(totals), statistics.median(devices)
-    background = statistics.median(backgrounds)
-    return {"total": total, "device": device, "host": total - device, "background": background, "device_flops": device_flops}
-
-
-def _classic_style_graph(script, module, args):
-    """The same networks, wired as the classic scripts wire them: placeholders for the real batch and the
-    noise, and a D optimizer and a G optimizer run by separate session.run calls."""
-    b = args.batch_size
-    x = tf.placeholder(tf.float32, [b, 28, 28, 1])
-    z = tf.placeholder(tf.float32, [b, args.z_dim])
-    y = tf.placeholder(tf.int32, [b])
-    seed = tf.constant([0, 1], tf.int64)
-    if script == "gan_fc":
-        fake, d_real = module.generator(z, args), module.discriminator(x, args)
-        d_fake = module.discriminator(fake, args)
-    elif script == "gan_dcgan":
-        fake, d_real = module.generator(z, args, training=True), module.discriminator(x, args, seed)
-        d_fake = module.discriminator(fake, args, seed + 1)
-    else:
-        fake, d_real = module.generator(z, y, args, training=True), module.discriminator(x, y, args)
-        d_fake = module.discriminator(fake, y, args)
-    bn_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="generator")
-    d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
-    g_loss = gan.bce(d_fake, 1.0)
-    d_step = tf.train.AdamOptimizer(args.lr, beta1=args.beta1).minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
-    with tf.control_dependencies(bn_updates):
-        g_step = tf.train.AdamOptimizer(args.lr, beta1=args.beta1).minimize(g_loss, var_list=ops.trainable_variables("generator"))
-    return x, z, y, d_step, d_loss, g_step, g_loss
-
-
-def bench_classic_style(script, module, args, data, steps, repeats, warmup, config):
-    rng = np.random.default_rng(0)
-    images, labels = data
-    with tf.Graph().as_default():
-        x, z, y, d_step, d_loss, g_step, g_loss = _classic_style_graph(script, module, args)
-        init = tf.global_variables_initializer()
-        with tf.Session(config=config) as sess:
-            sess.run(init)
-
-            def step():
-                idx = rng.integers(0, len(images), args.batch_size)
-                feed = {x: images[idx], z: rng.standard_normal((args.batch_size, args.z_dim), dtype=np.float32), y: labels[idx]}
-                sess.run([d_step, d_loss], feed)
-                feed[z] = rng.standard_normal((args.batch_size, args.z_dim), dtype=np.float32)
-                sess.run([g_step, g_loss], feed)
-
-            for _ in range(warmup + 1):
-                step()
-            walls = [_timed(lambda: [step() for _ in range(steps)]) for _ in range(repeats)]
-            graph = tf.get_default_graph()  # two session.runs: each runs G forward, so count each alone
-            flops = step_flops(graph, [d_step, d_loss]) + step_flops(graph, [g_step, g_loss])
-    return {"images_per_s": steps * args.batch_size / statistics.median(walls), "flops_per_step": flops}
 
 
 def peak_rss_mib():
@@ -555,7 +288,7 @@ def _bench(args):
         f"{GPU_LAUNCH_S * 1e6:.0f} µs per kernel launch, {GPU_EIGH_S * 1e3:.0f} ms for the FD's eigenvalues, "
         "the host costs measured here (estimates)"
     )
-    data = _synthetic_mnist(np.random.default_rng(0))
+    data = synthetic_mnist(np.random.default_rng(0))
     results = {
         "machine": machine,
         "import_s": import_seconds,
