@@ -44,8 +44,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -54,28 +52,15 @@ from pathlib import Path
 import numpy as np  # noqa: E402
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
-from benchmarks import MNIST_TRAIN, timed
+from benchmarks import MNIST_TRAIN, gpu
 from benchmarks.classic import bench_classic_style
 from benchmarks.epoch_end import bench_epoch_end
+from benchmarks.machine import machine_line, matmul_peak, peak_rss_mib
 from benchmarks.steps import bench_host_cost, bench_ours, synthetic_mnist
 from common import device, errors, files, flags, tfcompat  # noqa: E402
 from common.session import session_config  # noqa: E402
-from common.tfcompat import tf  # noqa: E402
 
 MODELS = {"fc": "gan_fc", "dcgan": "gan_dcgan", "cdcgan": "gan_cdcgan"}
-
-
-def matmul_peak(size, repeats, config):
-    """GFLOP/s of the best of `repeats` float32 [size × size] @ [size × size] in TensorFlow."""
-    with tf.Graph().as_default():
-        a = tf.Variable(tf.random.normal([size, size]))
-        b = tf.Variable(tf.random.normal([size, size]))
-        product = tf.reduce_sum(tf.matmul(a, b))  # the sum keeps the result from crossing to Python
-        with tf.Session(config=config) as sess:
-            sess.run(tf.global_variables_initializer())
-            sess.run(product)
-            best = min(timed(lambda: sess.run(product)) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
 
 
 def _args(script, batch_size, extra=()):
@@ -83,29 +68,6 @@ def _args(script, batch_size, extra=()):
     module = importlib.import_module(script)
     argv = ([] if batch_size is None else ["--batch-size", str(batch_size)]) + list(extra)
     return module, flags.parse("bench.py", module.HPARAMS, argv, conditional=module.MODEL.conditional)
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def machine_line(config):
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    threads = (
-        f"intra-op {config.intra_op_parallelism_threads or 'auto'}, inter-op {config.inter_op_parallelism_threads or 'auto'}"
-    )
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "tensorflow": tf.VERSION,
-        "threads": threads,
-        "python": platform.python_version(),
-    }
 
 
 MAX_HISTORY = 1000  # epochs of history --epoch-end builds in memory and on disk (200 is 94,000 rows)
@@ -243,27 +205,6 @@ def bench_startup(repo, repeats, log=print):
     }
 
 
-# A projected GPU: what "a current datacenter GPU" is taken to be. Estimates, printed with the figures.
-GPU_PEAK_TFLOPS = 156.0  # NVIDIA A100, TF32 tensor cores (TensorFlow's default for float32 convolutions and matmuls)
-GPU_EFFICIENCY = 0.3  # the share of that peak small convolutions (batch 100–128, 7×7–28×28 maps) reach
-GPU_LAUNCH_S = 5e-6  # host cost of launching one kernel (CUDA launch plus TensorFlow's executor), serial with the GPU
-GPU_EIGH_S = 0.02  # a 1024×1024 float64 eigendecomposition (cuSOLVER), latency-bound: its FLOPs say too little
-
-
-def gpu_projection(row, per_epoch):
-    """A GPU epoch from this machine's counts: each step's FLOPs at GPU_EFFICIENCY of GPU_PEAK_TFLOPS
-    plus its kernels at GPU_LAUNCH_S each, the loop's host cost per step as measured here, and the
-    epoch's end: its host work as measured here, its sampling, classifier and Fréchet FLOPs on the GPU
-    and GPU_EIGH_S for the Fréchet distance's eigenvalues."""
-    rate = GPU_PEAK_TFLOPS * 1e12 * GPU_EFFICIENCY
-    step = row["flops_per_step"] / rate + row["kernels_per_step"] * GPU_LAUNCH_S
-    end = row.get("epoch_end", {}).get("30_eval")
-    end_host, end_device = (end["host"], end["device_flops"] / rate + GPU_EIGH_S) if end else (0.0, 0.0)
-    outside = per_epoch * row["host_s_per_step"] + end_host + end_device
-    epoch = per_epoch * step + outside
-    return {"step_s": step, "epoch_s": epoch, "share_outside_step": outside / epoch}
-
-
 def _bench(args):
     names = list(MODELS) if args.model == "all" else [args.model]
     models = {name: _args(MODELS[name], args.batch_size, args.flags.split()) for name in names}  # bad flags: before any work
@@ -283,11 +224,7 @@ def _bench(args):
     print(
         "host cost per step (session.run, fetch, loop Python): " + ", ".join(f"K={k} {s * 1e6:.1f} µs" for k, s in host.items())
     )
-    print(
-        f"projected GPU: {GPU_PEAK_TFLOPS:.0f} TFLOP/s peak (A100, TF32) at {GPU_EFFICIENCY:.0%} efficiency, "
-        f"{GPU_LAUNCH_S * 1e6:.0f} µs per kernel launch, {GPU_EIGH_S * 1e3:.0f} ms for the FD's eigenvalues, "
-        "the host costs measured here (estimates)"
-    )
+    print(gpu.assumptions_line())
     data = synthetic_mnist(np.random.default_rng(0))
     results = {
         "machine": machine,
@@ -295,12 +232,7 @@ def _bench(args):
         "matmul_peak_gflops": peak,
         "steps_per_run": args.steps_per_run,
         "host_s_per_step": {str(k): v for k, v in host.items()},
-        "gpu_assumptions": {
-            "peak_tflops": GPU_PEAK_TFLOPS,
-            "efficiency": GPU_EFFICIENCY,
-            "launch_s": GPU_LAUNCH_S,
-            "eigh_s": GPU_EIGH_S,
-        },
+        "gpu_assumptions": gpu.assumptions(),
         "models": {},
     }
     from common import quality
@@ -328,7 +260,7 @@ def _bench(args):
         # As a real epoch: its steps through the real loop, then its end with the in-training evaluation.
         row["seconds_per_epoch"] = per_epoch * ours["step_seconds"] + end["total"]
         row["share_outside_step"] = (per_epoch * row["host_s_per_step"] + end["total"]) / row["seconds_per_epoch"]
-        row["gpu_projection"] = gpu_projection(row, per_epoch)
+        row["gpu_projection"] = gpu.gpu_projection(row, per_epoch)
         row["peak_rss_mib"] = peak_rss_mib()
         if not args.no_classic_style:
             classic = bench_classic_style(script, module, hp, data, args.steps, args.repeats, args.warmup, config)
@@ -371,10 +303,10 @@ def _print_row(name, hp, row):
                 f"(+ {devices} s of device work here; {drawn} s in the background threads)"
             )
         print(f"        epoch end, host work at {' / '.join(map(str, histories))} epochs of history: {'; '.join(parts)}")
-    gpu = row["gpu_projection"]
+    projected = row["gpu_projection"]
     print(
-        f"        projected GPU: {gpu['step_s'] * 1e3:.2f} ms/step ({row['flops_per_step'] / 1e9:.1f} GFLOP, "
-        f"{row['kernels_per_step']} kernels), {gpu['epoch_s']:.2f} s/epoch, {gpu['share_outside_step']:.0%} of it outside the step"
+        f"        projected GPU: {projected['step_s'] * 1e3:.2f} ms/step ({row['flops_per_step'] / 1e9:.1f} GFLOP, "
+        f"{row['kernels_per_step']} kernels), {projected['epoch_s']:.2f} s/epoch, {projected['share_outside_step']:.0%} of it outside the step"
     )
     for kind, ms, share in row.get("top_ops", []):
         print(f"    {kind:32s} {ms:8.1f} ms  {share:5.1%}")
