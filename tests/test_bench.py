@@ -3,6 +3,7 @@
 import json
 
 import bench
+from benchmarks import counts
 
 
 def test_bench_runs_every_model_and_writes_json(tmp_path, capsys, monkeypatch):
@@ -34,7 +35,7 @@ def test_step_flops_counts_a_matmul_exactly():
     with tf.Graph().as_default() as graph:
         a, b = tf.ones([8, 16]), tf.ones([16, 4])
         product = tf.matmul(a, b)
-        assert bench.step_flops(graph, [product]) == 2 * 8 * 16 * 4
+        assert counts.step_flops(graph, [product]) == 2 * 8 * 16 * 4
 
 
 def test_step_flops_counts_convolutions_and_their_gradients_like_the_forward_pass():
@@ -49,9 +50,9 @@ def test_step_flops_counts_convolutions_and_their_gradients_like_the_forward_pas
         dz, dw = tf.gradients(tf.reduce_sum(up), [z, w])
         macs = 4 * 7 * 7 * 110 * 256
         # d sum/d up is a tensor of ones, so neither gradient needs `up` itself: each is one op.
-        assert bench.step_flops(graph, [up]) == 2 * macs  # Conv2DBackpropInput
-        assert bench.step_flops(graph, [dw]) == 2 * macs  # Conv2DBackpropFilter
-        assert bench.step_flops(graph, [dz]) == 2 * macs  # Conv2D
+        assert counts.step_flops(graph, [up]) == 2 * macs  # Conv2DBackpropInput
+        assert counts.step_flops(graph, [dw]) == 2 * macs  # Conv2DBackpropFilter
+        assert counts.step_flops(graph, [dz]) == 2 * macs  # Conv2D
 
 
 def test_conv_flops_leave_out_the_padding():
@@ -60,7 +61,7 @@ def test_conv_flops_leave_out_the_padding():
 
     with tf.Graph().as_default() as graph:
         y = tf.nn.conv2d(tf.ones([2, 7, 7, 3]), tf.ones([5, 5, 3, 8]), strides=[1, 1, 1, 1], padding="SAME")
-        assert bench.step_flops(graph, [y]) == 2 * 2 * 29 * 29 * 3 * 8
+        assert counts.step_flops(graph, [y]) == 2 * 2 * 29 * 29 * 3 * 8
         strided = tf.nn.conv2d(tf.ones([1, 28, 28, 1]), tf.ones([5, 5, 1, 4]), strides=[1, 2, 2, 1], padding="SAME")
         # 14 outputs per axis at input rows 2o-1 .. 2o+3 (pad 1 before): the first loses one tap, the last loses two.
-        assert bench.step_flops(graph, [strided]) == 2 * (70 - 3) ** 2 * 4
+        assert counts.step_flops(graph, [strided]) == 2 * (70 - 3) ** 2 * 4
