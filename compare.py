@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common import errors, files, flags, history, images, names, runs  # noqa: E402
+from common import errors, files, flags, history, images, names, runs, settings  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def describe(run, which="latest", epoch=None):
     """What the picture and the table show of one run at `epoch` (None: its last epoch, or its best
     with `which` "best"); None before its first epoch's grid. A run that has no grid of `epoch` (it
     did not train that far) is described with `grid` None."""
-    config = runs.read_config(run)
+    config = settings.read_config(run)
     grids = run.grids()
     if not grids:
         return None

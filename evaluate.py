@@ -26,7 +26,7 @@ import importlib
 
 import numpy as np
 
-from common import data, device, errors, files, flags, names, quality, runs, sampling, session
+from common import data, device, errors, files, flags, names, quality, runs, sampling, session, settings
 
 
 def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None, draws=1, where=None):
@@ -35,11 +35,11 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     the run's: those are comparisons, only printed). With `draws` > 1 the row stays draw 0's, the
     numbers a one-draw evaluation gives, and adds every draw's under "draws": how far another set of
     `count` images would move them, which decides whether a difference between runs is real."""
-    config = runs.read_config(run)
+    config = settings.read_config(run)
     module = importlib.import_module(config["script"])
     model = module.MODEL
     args = flags.parse(model.script, module.HPARAMS, [], conditional=model.conditional)
-    runs.use_run_settings(args, run, model.script)
+    settings.use_run_settings(args, run, model.script)
     if draw_from == "g":
         args.g_average = 0.0  # sample builds G itself, whose weights the checkpoint holds beside the average
     if z_temperature is not None:
@@ -175,13 +175,13 @@ def main(argv=None):
             for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
                 runs.check_writable(run.path)
         for run in folders if args.z_temperature is not None else ():  # found before any run is evaluated
-            script = runs.read_config(run)["script"]
+            script = settings.read_config(run)["script"]
             if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
                 raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
         where = device.choose(args.device)
         configs = []
         for run in folders:
-            config = runs.read_config(run)
+            config = settings.read_config(run)
             for temperature in args.z_temperature or [None]:
                 rows.append(
                     evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, temperature, args.draws, where)

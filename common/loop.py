@@ -32,6 +32,7 @@ from common import (
     quality,
     runs,
     sampling,
+    settings,
 )
 from common.errors import TrainingFailed, UsageError
 from common.session import deterministic_ops, session_config
@@ -121,8 +122,8 @@ def train(args, model):
         else:
             run.check_ours(ours)
         prepare_folder(run, run.checkpoints, run.samples)
-        runs.check_same_run(run, args)
-        runs.keep_sampling_settings(args, run)
+        settings.check_same_run(run, args)
+        settings.keep_sampling_settings(args, run)
         check_grids(run)
         checkpoints.read_best(run)  # a damaged best.json is named now
         finished = finished_step(run, args, steps_per_epoch)
@@ -146,7 +147,7 @@ def train(args, model):
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice
             if step < args.epochs * steps_per_epoch:  # there is training to do: this is the newest run
-                runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
+                settings.write_config(run, settings.config_record(args, model.script, steps_per_epoch, tf.VERSION))
                 if args.out_dir is None:
                     runs.point_latest(run)
             reference = quality.Reference(args.dataset, args.data_dir) if args.eval_every else None
@@ -166,7 +167,7 @@ def finished_step(run, args, steps_per_epoch):
     found = checkpoints.steps(run.checkpoints)
     if not found or found[-1] < args.epochs * steps_per_epoch or found[-1] % steps_per_epoch:
         return None
-    if not runs.read_config(run)["hparams"] or not checkpoints.looks_whole(run.checkpoints, found[-1]):
+    if not settings.read_config(run)["hparams"] or not checkpoints.looks_whole(run.checkpoints, found[-1]):
         return None  # no record to check the settings against (the checkpoint itself must), or a damaged one
     step, epoch = found[-1], found[-1] // steps_per_epoch
     rows = history.read(run.history, upto_step=step)
