@@ -301,7 +301,7 @@ def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
     import tempfile
     from pathlib import Path
 
-    from common import images, runs
+    from common import images, preflight, runs
 
     evaluate = reference is not None
     args.eval_every = 1 if evaluate else 0
@@ -341,7 +341,7 @@ def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
             sess.device_work += (snapshot.take,)
         sess.run(built.initialize)
         run = runs.RunFolder(Path(folder) / "run")
-        loop.prepare_folder(run, run.checkpoints, run.samples)
+        preflight.prepare_folder(run, run.checkpoints, run.samples)
         rows = [r for epoch in range(1, history_epochs + 1) for r in epoch_rows(epoch)]
         history.write(run.history, rows)
         grid = images.grid(sess.run(built.step.samples), *built.step.grid)

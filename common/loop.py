@@ -2,7 +2,8 @@
 the run folder left off, step through the epochs, and at each epoch's end save, evaluate and draw.
 
 A script describes its GAN (`gan.Model`: `build_graph`, `sample`); `main` trains it or, with
-`--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`.
+`--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`;
+what is checked in it before the graph is built, in common/preflight.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from common import (
     history,
     images,
     inputs,
+    preflight,
     quality,
     runs,
     sampling,
@@ -83,27 +85,6 @@ def build(args, model, image_shape, label_shape, steps_per_epoch):
     )
 
 
-def prepare_folder(run, *subfolders):
-    """Create the run folder (and `subfolders`) and prove it writable before any training time is spent."""
-    if run.path.is_symlink() and not run.path.exists():
-        raise UsageError(
-            f"{run.path} is a link to {run.path.readlink()}, which does not exist; fix the link or pass another --out-dir"
-        )
-    fix = "pass --out-dir with a writable folder"  # (called twice: the lock needs the folder, --fresh comes after it)
-    try:
-        for folder in (run.path, *subfolders):
-            folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot write to {run.path} ({e.strerror}); {fix}") from None
-    runs.check_writable(run.path, fix)
-
-
-def check_grids(run):
-    """A damaged sample grid would break the progress GIF after an epoch of training: name it now."""
-    for epoch, path in run.grids().items():
-        images.read_grid(path, f"delete it (the progress GIF then skips epoch {epoch}) and run again")
-
-
 def train(args, model):
     run = runs.for_args(args, model.script)
     raw_images, raw_labels = data.load(args.dataset, "train", args.data_dir)
@@ -114,19 +95,19 @@ def train(args, model):
         )
     steps_per_epoch = min(len(raw_images) // args.batch_size, args.steps_per_epoch or math.inf)
     run.check_parts()  # before the lock: a .lock that is a link is not opened
-    prepare_folder(run)
+    preflight.prepare_folder(run)
     with runs.Lock(run):
         ours = functools.partial(checkpoints.holds_our_networks, run.checkpoints)
         if args.fresh:
             run.start_over(ours)
         else:
             run.check_ours(ours)
-        prepare_folder(run, run.checkpoints, run.samples)
+        preflight.prepare_folder(run, run.checkpoints, run.samples)
         settings.check_same_run(run, args)
         settings.keep_sampling_settings(args, run)
-        check_grids(run)
+        preflight.check_grids(run)
         checkpoints.read_best(run)  # a damaged best.json is named now
-        finished = finished_step(run, args, steps_per_epoch)
+        finished = preflight.finished_step(run, args, steps_per_epoch)
         if finished is not None:  # decided from the run's files: no TensorFlow, no graph
             print(
                 f"{run.path}: already trained {finished // steps_per_epoch} epochs ({finished} steps); raise --epochs to train on"
@@ -157,26 +138,6 @@ def train(args, model):
             stopped_by = trainer.train(step, restored)
     if stopped_by is not None:
         raise SystemExit(128 + stopped_by)
-
-
-def finished_step(run, args, steps_per_epoch):
-    """The step of a run that has nothing left to do — its newest checkpoint whole and at or past the
-    last epoch, with that epoch's history row (and evaluation, when due) and grid written, and the
-    settings on record (check_same_run compared them) — or None. Anything less (an end of epoch cut
-    short, a damaged checkpoint, a lost config.json) goes the long way, which completes or refuses it."""
-    found = checkpoints.steps(run.checkpoints)
-    if not found or found[-1] < args.epochs * steps_per_epoch or found[-1] % steps_per_epoch:
-        return None
-    if not settings.read_config(run)["hparams"] or not checkpoints.looks_whole(run.checkpoints, found[-1]):
-        return None  # no record to check the settings against (the checkpoint itself must), or a damaged one
-    step, epoch = found[-1], found[-1] // steps_per_epoch
-    rows = history.read(run.history, upto_step=step)
-    if not rows or rows[-1]["step"] != step or not run.grid(epoch).exists():
-        return None
-    fd = rows[-1]["fd"]
-    if args.eval_every and epoch % args.eval_every == 0 and (math.isnan(fd) or not checkpoints.best_is_decided(run, fd)):
-        return None
-    return step
 
 
 class Trainer:
