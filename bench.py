@@ -5,7 +5,7 @@ and a projected GPU epoch.
     python bench.py                          # all three models, default batch sizes
     python bench.py --model dcgan --steps 64 --json bench.json
 
-Each model's real training graph is built by `loop.build` (the script's own `build_graph`, not a copy)
+Each model's real training graph is built by `graphs.build` (the script's own `build_graph`, not a copy)
 and driven by the real loop, `loop.Trainer`. A benchmark reports; it asserts nothing. What it prints,
 and how each figure is obtained:
 - images/s: `--steps` steps of `Trainer.run_steps`, `--repeats` times (the median): the session.runs
@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np  # noqa: E402
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
-from common import checkpoints, device, errors, files, flags, gan, history, inputs, loop, ops, tfcompat  # noqa: E402
+from common import checkpoints, device, errors, files, flags, gan, graphs, history, inputs, loop, ops, tfcompat  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
@@ -193,7 +193,7 @@ def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run
     args.eval_every = 0  # the sample-quality evaluation is not part of a training step
     images, labels = data
     per_epoch = len(images) // args.batch_size
-    built = loop.build(args, module.MODEL, images.shape, labels.shape, per_epoch)
+    built = graphs.build(args, module.MODEL, images.shape, labels.shape, per_epoch)
     with tf.Session(graph=built.graph, config=config) as sess:
         sess.run(built.initialize)
         built.load_data(sess, images, labels)
@@ -238,7 +238,7 @@ def bench_host_cost(steps_per_run, steps, repeats, config):
         return gan.StepGraph(*train_step(), samples=None, grid=None, train_step=train_step)
 
     hp = argparse.Namespace(seed=0, eval_every=0)
-    built = loop.build(hp, gan.Model("null", build_graph, sample=None), (1, 28, 28, 1), (1,), steps)
+    built = graphs.build(hp, gan.Model("null", build_graph, sample=None), (1, 28, 28, 1), (1,), steps)
     with tf.Session(graph=built.graph, config=config) as sess:
         sess.run(built.initialize)
         trainer = _trainer(sess, built, steps, steps_per_run)
@@ -307,7 +307,7 @@ def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
     args.eval_every = 1 if evaluate else 0
     per_epoch = MNIST_TRAIN // args.batch_size
     shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
-    built = loop.build(args, module.MODEL, *shapes, per_epoch)
+    built = graphs.build(args, module.MODEL, *shapes, per_epoch)
     evaluation_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
 
     def timed(work):

@@ -3,17 +3,13 @@ the run folder left off, step through the epochs, and at each epoch's end save, 
 
 A script describes its GAN (`gan.Model`: `build_graph`, `sample`); `main` trains it or, with
 `--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`;
-what is checked in it before the graph is built, in common/preflight.py.
+what is checked in it before the graph is built, in common/preflight.py; the graph, in common/graphs.py.
 """
-
-from __future__ import annotations
 
 import functools
 import math
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -25,11 +21,10 @@ from common import (
     device,
     errors,
     flags,
-    gan,
+    graphs,
     guards,
     history,
     images,
-    inputs,
     preflight,
     quality,
     runs,
@@ -39,50 +34,6 @@ from common import (
 from common.errors import TrainingFailed, UsageError
 from common.session import deterministic_ops, session_config
 from common.tfcompat import tf
-
-
-@dataclass
-class TrainingGraph:
-    """A script's training graph with what the loop adds around it."""
-
-    graph: tf.Graph
-    step: gan.StepGraph
-    saver: tf.train.Saver
-    finite: tf.Tensor  # all variables finite: checked before every save
-    snapshot: checkpoints.Snapshot  # the checkpoint is written from this copy while training goes on
-    checkpoint_bytes: int
-    initialize: tf.Operation  # the variables' initial values (the data set aside)
-    load_data: Callable  # (sess, images, labels): the training set into the graph, once per session
-    eval_images: tf.Tensor  # history.EVAL_SAMPLES images from the weight average (balanced digits), or None
-    steps_in_run: tf.Tensor  # int32 placeholder: how many steps the next run of `steps` does
-    steps: tuple  # (steps done, metrics [steps_in_run, len(STEP_METRICS)]): see gan.repeat_steps
-
-
-def build(args, model, image_shape, label_shape, steps_per_epoch):
-    """The training graph of `model` around a data set of these shapes (see inputs.dataset_in_graph)."""
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(args.seed)
-        dataset, load_data = inputs.dataset_in_graph(image_shape, label_shape, steps_per_epoch)
-        step = model.build_graph(args, dataset)
-        steps_in_run = tf.placeholder(tf.int32, [], name="steps_in_run")
-        steps = gan.repeat_steps(step.train_step, steps_in_run, history.STEP_METRICS)
-        eval_images = None
-        if args.eval_every:
-            seed = inputs.stream_seed(args.seed, inputs.Stream.EVAL, 0)
-            count = history.EVAL_SAMPLES
-            eval_images = model.sample(args, count, seed, inputs.balanced_digits(count))
-        saved = tf.global_variables()
-        floats = [v for v in saved if v.dtype.base_dtype.is_floating]
-        finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
-        initialize = tf.global_variables_initializer()
-        saver = tf.train.Saver(max_to_keep=checkpoints.KEEP, save_relative_paths=True)
-        snapshot = checkpoints.snapshot_of(saved)
-    graph.finalize()
-    checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
-    return TrainingGraph(
-        graph, step, saver, finite, snapshot, checkpoint_bytes, initialize, load_data, eval_images, steps_in_run, steps
-    )
 
 
 def train(args, model):
@@ -116,7 +67,7 @@ def train(args, model):
         args.device_name = device.choose(args.device)
         train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)
         del raw_images, raw_labels
-        built = build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
+        built = graphs.build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
         checkpoints.check_free_space(run, built.checkpoint_bytes)
         with tf.Session(graph=built.graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
             sess.run(built.initialize)
