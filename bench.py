@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np  # noqa: E402
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
-from common import checkpoints, device, errors, files, flags, gan, graphs, history, inputs, loop, ops, tfcompat  # noqa: E402
+from common import arguments, checkpoints, device, errors, files, flags, gan, graphs, history, inputs, loop, ops, tfcompat  # noqa: E402
 from common.session import session_config  # noqa: E402
 from common.tfcompat import tf  # noqa: E402
 
@@ -484,12 +484,12 @@ def _histories(text):
 
 
 def main(argv=None):
-    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser = arguments.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all")
-    parser.add_argument("--steps", type=flags.positive_int, default=32, help="timed steps per repeat")
+    parser.add_argument("--steps", type=arguments.positive_int, default=32, help="timed steps per repeat")
     parser.add_argument(
         "--steps-per-run",
-        type=flags.positive_int,
+        type=arguments.positive_int,
         default=flags.STEPS_PER_RUN,
         help="as the scripts' flag (default: theirs on a GPU)",
     )
@@ -500,9 +500,9 @@ def main(argv=None):
         metavar="H1,H2",
         help="time the end of an epoch after these epochs of history (default 30,200; 0: not at all)",
     )
-    parser.add_argument("--repeats", type=flags.positive_int, default=3)
-    parser.add_argument("--warmup", type=flags.nonnegative_int, default=3)
-    parser.add_argument("--batch-size", type=flags.positive_int, help="default: each script's own")
+    parser.add_argument("--repeats", type=arguments.positive_int, default=3)
+    parser.add_argument("--warmup", type=arguments.nonnegative_int, default=3)
+    parser.add_argument("--batch-size", type=arguments.positive_int, help="default: each script's own")
     parser.add_argument(
         "--flags",
         default="",
@@ -510,12 +510,12 @@ def main(argv=None):
         help="hyperparameter flags for the model, e.g. the tutorial's D: --flags='--no-d-batch-norm --dropout 0.3' "
         "(the scripts' run flags, such as --steps-per-run, are bench.py's own)",
     )
-    parser.add_argument("--peak-size", type=flags.positive_int, default=4096, help="matmul size for the peak")
-    parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)
-    parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
+    parser.add_argument("--peak-size", type=arguments.positive_int, default=4096, help="matmul size for the peak")
+    parser.add_argument("--intra-op-threads", type=arguments.nonnegative_int, default=0)
+    parser.add_argument("--inter-op-threads", type=arguments.nonnegative_int, default=0)
     parser.add_argument("--no-classic-style", action="store_true", help="skip the classic-style comparison")
     parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
-    parser.add_argument("--json", type=flags.path, help="also write the results here")
+    parser.add_argument("--json", type=arguments.path, help="also write the results here")
     flags.add_device_flag(parser)
     parser.add_argument(
         "--startup",
@@ -524,7 +524,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--repo",
-        type=flags.path,
+        type=arguments.path,
         default=Path(__file__).resolve().parent,
         help="with --startup: the checkout whose scripts are timed (default: this one)",
     )
