@@ -5,7 +5,7 @@ and a projected GPU epoch.
     python bench.py                          # all three models, default batch sizes
     python bench.py --model dcgan --steps 64 --json bench.json
 
-Each model's real training graph is built by `loop.build` (the script's own `build_graph`, not a copy)
+Each model's real training graph is built by `graphs.build` (the script's own `build_graph`, not a copy)
 and driven by the real loop, `loop.Trainer`. A benchmark reports; it asserts nothing. What it prints,
 and how each figure is obtained:
 - images/s: `--steps` steps of `Trainer.run_steps`, `--repeats` times (the median): the session.runs
@@ -47,7 +47,7 @@ from pathlib import Path
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 from benchmarks import MNIST_TRAIN, report, startup
-from common import errors, files, flags
+from common import arguments, errors, files, flags
 
 MAX_HISTORY = 1000  # epochs of history --epoch-end builds in memory and on disk (200 is 94,000 rows)
 
@@ -68,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=flags.positive_int, default=32, help="timed steps per repeat")
     parser.add_argument(
         "--steps-per-run",
-        type=flags.positive_int,
+        type=arguments.positive_int,
         default=flags.STEPS_PER_RUN,
         help="as the scripts' flag (default: theirs on a GPU)",
     )
@@ -79,9 +79,9 @@ def main(argv=None):
         metavar="H1,H2",
         help="time the end of an epoch after these epochs of history (default 30,200; 0: not at all)",
     )
-    parser.add_argument("--repeats", type=flags.positive_int, default=3)
-    parser.add_argument("--warmup", type=flags.nonnegative_int, default=3)
-    parser.add_argument("--batch-size", type=flags.positive_int, help="default: each script's own")
+    parser.add_argument("--repeats", type=arguments.positive_int, default=3)
+    parser.add_argument("--warmup", type=arguments.nonnegative_int, default=3)
+    parser.add_argument("--batch-size", type=arguments.positive_int, help="default: each script's own")
     parser.add_argument(
         "--flags",
         default="",
@@ -89,12 +89,12 @@ def main(argv=None):
         help="hyperparameter flags for the model, e.g. the tutorial's D: --flags='--no-d-batch-norm --dropout 0.3' "
         "(the scripts' run flags, such as --steps-per-run, are bench.py's own)",
     )
-    parser.add_argument("--peak-size", type=flags.positive_int, default=4096, help="matmul size for the peak")
-    parser.add_argument("--intra-op-threads", type=flags.nonnegative_int, default=0)
-    parser.add_argument("--inter-op-threads", type=flags.nonnegative_int, default=0)
+    parser.add_argument("--peak-size", type=arguments.positive_int, default=4096, help="matmul size for the peak")
+    parser.add_argument("--intra-op-threads", type=arguments.nonnegative_int, default=0)
+    parser.add_argument("--inter-op-threads", type=arguments.nonnegative_int, default=0)
     parser.add_argument("--no-classic-style", action="store_true", help="skip the classic-style comparison")
     parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
-    parser.add_argument("--json", type=flags.path, help="also write the results here")
+    parser.add_argument("--json", type=arguments.path, help="also write the results here")
     flags.add_device_flag(parser)
     parser.add_argument(
         "--startup",
@@ -103,7 +103,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--repo",
-        type=flags.path,
+        type=arguments.path,
         default=Path(__file__).resolve().parent,
         help="with --startup: the checkout whose scripts are timed (default: this one)",
     )

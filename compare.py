@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common import errors, files, flags, history, images, names, runs  # noqa: E402
+from common import arguments, errors, files, history, images, names, runs, settings  # noqa: E402
 from common.errors import UsageError  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def describe(run, which="latest", epoch=None):
     """What the picture and the table show of one run at `epoch` (None: its last epoch, or its best
     with `which` "best"); None before its first epoch's grid. A run that has no grid of `epoch` (it
     did not train that far) is described with `grid` None."""
-    config = runs.read_config(run)
+    config = settings.read_config(run)
     grids = run.grids()
     if not grids:
         return None
@@ -156,13 +156,13 @@ def draw(table_rows, path, curves):
 
 
 def main(argv=None):
-    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    parser.add_argument("runs", nargs="+", type=flags.path, help="run folders")
+    parser = arguments.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser.add_argument("runs", nargs="+", type=arguments.path, help="run folders")
     parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
     parser.add_argument("--curves", action="store_true", help="add the FD-per-epoch curves from training")
     parser.add_argument("--epochs", type=epoch_list, help="e.g. 1,3,5,last: one row of grids per epoch")
     parser.add_argument(
-        "--out", type=flags.path, default=Path("outputs/compare.png"), help="the picture (default outputs/compare.png)"
+        "--out", type=arguments.path, default=Path("outputs/compare.png"), help="the picture (default outputs/compare.png)"
     )
     args = parser.parse_args(argv)
     formats = plt.figure().canvas.get_supported_filetypes()

@@ -26,7 +26,7 @@ import importlib
 
 import numpy as np
 
-from common import data, device, errors, files, flags, names, quality, runs, sampling, session
+from common import arguments, data, device, errors, files, flags, names, quality, runs, sampling, session, settings
 
 
 def evaluate_run(run, count, references, which="latest", draw_from="average", z_temperature=None, draws=1, where=None):
@@ -35,11 +35,11 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     the run's: those are comparisons, only printed). With `draws` > 1 the row stays draw 0's, the
     numbers a one-draw evaluation gives, and adds every draw's under "draws": how far another set of
     `count` images would move them, which decides whether a difference between runs is real."""
-    config = runs.read_config(run)
+    config = settings.read_config(run)
     module = importlib.import_module(config["script"])
     model = module.MODEL
     args = flags.parse(model.script, module.HPARAMS, [], conditional=model.conditional)
-    runs.use_run_settings(args, run, model.script)
+    settings.use_run_settings(args, run, model.script)
     if draw_from == "g":
         args.g_average = 0.0  # sample builds G itself, whose weights the checkpoint holds beside the average
     if z_temperature is not None:
@@ -119,7 +119,7 @@ def draws_line(draws, samples):
 
 def temperatures(text):
     """--z-temperature's comma-separated list: one row per value, in the order given."""
-    values = [flags.positive_float(part.strip()) for part in text.split(",")]
+    values = [arguments.positive_float(part.strip()) for part in text.split(",")]
     repeated = sorted({f"{v:g}" for v in values if values.count(v) > 1})
     if repeated:
         raise argparse.ArgumentTypeError(f"{text}: {', '.join(repeated)} given twice (each temperature is one row)")
@@ -130,9 +130,9 @@ MIN_SAMPLES = 10
 
 
 def main(argv=None):
-    parser = flags.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    parser.add_argument("runs", nargs="*", type=flags.path, help="run folders (outputs/<script>/<run name>)")
-    parser.add_argument("--samples", type=flags.positive_int, default=10000, help="images per run (default 10,000)")
+    parser = arguments.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser.add_argument("runs", nargs="*", type=arguments.path, help="run folders (outputs/<script>/<run name>)")
+    parser.add_argument("--samples", type=arguments.positive_int, default=10000, help="images per run (default 10,000)")
     parser.add_argument("--real", action="store_true", help="add the real data's row (score, floor F0, precision and recall)")
     parser.add_argument("--checkpoint", choices=["latest", "best"], default="latest", help="latest, or best by FD in training")
     parser.add_argument("--dataset", choices=sorted(data.DATASETS), default="mnist", help="for --real without runs")
@@ -150,7 +150,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--draws",
-        type=flags.positive_int,
+        type=arguments.positive_int,
         default=1,
         metavar="N",
         help="measure N independent sets of --samples images and print each number's range (the table's row is the first's)",
@@ -177,13 +177,13 @@ def main(argv=None):
             for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
                 runs.check_writable(run.path)
         for run in folders if args.z_temperature is not None else ():  # found before any run is evaluated
-            script = runs.read_config(run)["script"]
+            script = settings.read_config(run)["script"]
             if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
                 raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
         where = device.choose(args.device)
         configs = []
         for run in folders:
-            config = runs.read_config(run)
+            config = settings.read_config(run)
             for temperature in args.z_temperature or [None]:
                 rows.append(
                     evaluate_run(run, args.samples, references, args.checkpoint, args.draw_from, temperature, args.draws, where)

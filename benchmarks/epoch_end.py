@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmarks import MNIST_TRAIN, NoSignal
 from benchmarks.counts import classifier_flops, frechet_flops, step_flops
-from common import checkpoints, files, history, loop
+from common import checkpoints, files, graphs, history, loop, preflight
 from common.tfcompat import tf
 
 
@@ -57,7 +57,7 @@ def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
     args.eval_every = 1 if evaluate else 0
     per_epoch = MNIST_TRAIN // args.batch_size
     shapes = ((args.batch_size, 28, 28, 1), (args.batch_size,))  # the data set does not enter an epoch's end
-    built = loop.build(args, module.MODEL, *shapes, per_epoch)
+    built = graphs.build(args, module.MODEL, *shapes, per_epoch)
     evaluation_seconds = [0.0]  # the classifier's forward pass and the Fréchet distance's matrix work
 
     def timed(work):
@@ -91,7 +91,7 @@ def bench_epoch_end(module, args, history_epochs, reference, config, repeats=3):
             sess.device_work += (snapshot.take,)
         sess.run(built.initialize)
         run = runs.RunFolder(Path(folder) / "run")
-        loop.prepare_folder(run, run.checkpoints, run.samples)
+        preflight.prepare_folder(run, run.checkpoints, run.samples)
         rows = [r for epoch in range(1, history_epochs + 1) for r in epoch_rows(epoch)]
         history.write(run.history, rows)
         grid = images.grid(sess.run(built.step.samples), *built.step.grid)

@@ -1,4 +1,4 @@
-"""Training-step throughput as the scripts really train: the script's own graph (`loop.build`) driven by
+"""Training-step throughput as the scripts really train: the script's own graph (`graphs.build`) driven by
 the real loop (`loop.Trainer.run_steps`), so that images per second cannot drift from a real run's; and
 the loop's own fixed cost per step, measured on a step that does next to nothing."""
 
@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from benchmarks import MNIST_TRAIN, NoSignal, counts, timed
-from common import checkpoints, gan, history, inputs, loop
+from common import checkpoints, gan, graphs, history, inputs, loop
 from common.tfcompat import tf
 
 
@@ -45,7 +45,7 @@ def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run
     args.eval_every = 0  # the sample-quality evaluation is not part of a training step
     images, labels = data
     per_epoch = len(images) // args.batch_size
-    built = loop.build(args, module.MODEL, images.shape, labels.shape, per_epoch)
+    built = graphs.build(args, module.MODEL, images.shape, labels.shape, per_epoch)
     with tf.Session(graph=built.graph, config=config) as sess:
         sess.run(built.initialize)
         built.load_data(sess, images, labels)
@@ -90,7 +90,7 @@ def bench_host_cost(steps_per_run, steps, repeats, config):
         return gan.StepGraph(*train_step(), samples=None, grid=None, train_step=train_step)
 
     hp = argparse.Namespace(seed=0, eval_every=0)
-    built = loop.build(hp, gan.Model("null", build_graph, sample=None), (1, 28, 28, 1), (1,), steps)
+    built = graphs.build(hp, gan.Model("null", build_graph, sample=None), (1, 28, 28, 1), (1,), steps)
     with tf.Session(graph=built.graph, config=config) as sess:
         sess.run(built.initialize)
         trainer = step_trainer(sess, built, steps, steps_per_run)

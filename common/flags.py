@@ -1,61 +1,36 @@
-"""Command-line flags: the scripts' hyperparameters and run flags, and the value checks and one-line
-argparse errors that the tools (evaluate.py, compare.py, bench.py) and config.json's reader use too.
+"""The scripts' command line: every hyperparameter a flag, the run and --generate flags, and what goes together.
 
 Each script's UPPERCASE constants are its hyperparameters; `parse` turns every one into a flag
 (`BATCH_SIZE` -> `--batch-size`) with the constant as default, so editing the file and passing a flag
-are the same thing. Values out of range — NaN and infinities included — are argparse errors (one
-line naming the range, exit code 2).
+are the same thing. Each value is checked against its range as it is read (common/arguments.py), and
+`check_value` checks a value read back from a run's config.json as its flag would.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from pathlib import Path
 
 from common import device
+from common.arguments import (
+    Parser,
+    digit,
+    fraction,
+    kernel_at_7x7,
+    kernel_size,
+    layer_count,
+    mode_count,
+    nonnegative_float,
+    nonnegative_int,
+    path,
+    positive_float,
+    positive_int,
+    seed,
+    unit_interval,
+    walk_steps,
+    width,
+)
 from common.data import DATASETS
-
-INT_MAX = 2**31 - 1  # counts and sizes: what TensorFlow's int32 shapes hold
-SEED_MAX = 2**63 - 1  # seeds: the int64 of the stateless random ops
-
-
-def _number(kind, low=None, high=None, low_open=False, high_open=False, what="a number"):
-    def convert(text):
-        try:
-            value = kind(text)
-        except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if kind is float and not math.isfinite(value):  # nan, inf, and 1e400 (which reads as inf)
-            raise argparse.ArgumentTypeError(f"{text} is not a finite number: must be {what}")
-        too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high:
-            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {what}")
-        return value
-
-    convert.__name__ = what  # argparse names the converter in its messages
-    return convert
-
-
-positive_int = _number(int, low=1, high=INT_MAX, what="a whole number from 1 to 2^31 − 1")
-nonnegative_int = _number(int, low=0, high=INT_MAX, what="a whole number from 0 to 2^31 − 1")
-seed = _number(int, low=0, high=SEED_MAX, what="a whole number from 0 to 2^63 − 1")
-nonnegative_float = _number(float, low=0, what="a number ≥ 0")
-positive_float = _number(float, low=0, low_open=True, what="a number > 0")
-unit_interval = _number(float, low=0, high=1, high_open=True, what="a number in [0, 1)")
-fraction = _number(float, low=0, high=1, low_open=True, what="a number in (0, 1]")
-kernel_size = _number(int, low=1, high=9, what="a whole number from 1 to 9")
-layer_count = _number(int, low=0, high=8, what="a whole number from 0 to 8")
-kernel_at_7x7 = _number(int, low=1, high=7, what="a whole number from 1 to 7 (the maps are 7×7)")
-# A layer's width or z's size: past 2^16 units a weight matrix of the model outgrows TensorFlow's shapes
-# or any memory (16,384 × 65,536 floats are 4 GiB), and the graph would fail with a traceback.
-width = _number(int, low=1, high=2**16, what="a whole number from 1 to 65,536")
-
-
-walk_steps = _number(int, low=2, high=INT_MAX, what="a whole number from 2 to 2^31 − 1 (a walk's images, both ends included)")
-digit = _number(int, 0, 9, what="a digit 0–9")
 
 
 def _pair(one, what):
@@ -111,7 +86,7 @@ RANGES = {
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
     "G_7X7_KERNEL": kernel_at_7x7,
     "D_7X7_LAYERS": layer_count,  # 0: D's second convolution feeds the logit
-    "Z_MODES": _number(int, low=0, high=2**16, what="a whole number from 0 to 65,536"),  # 0: one Gaussian
+    "Z_MODES": mode_count,  # 0: one Gaussian
     **dict.fromkeys(("G_FILTERS", "D_FILTERS", "G_HIDDEN", "D_HIDDEN", "Z_DIM"), width),
     "D_CONDITION": _one_of("projection", "input"),
 }
@@ -142,17 +117,6 @@ def _converter(name, default):
     return str
 
 
-def path(text):
-    """A file or folder named on the command line: `~` expanded (a quoted `~/runs` reaches us as is),
-    and an empty name refused — an unset shell variable must never mean "the current folder"."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty (an unset shell variable?): name a file or folder")
-    try:
-        return Path(text).expanduser()
-    except RuntimeError:  # `~name` of a user this machine does not know, or no home folder at all
-        raise argparse.ArgumentTypeError(f"{text}: no such user's home folder; write the path out in full") from None
-
-
 def check_value(name, value, default):
     """Raise ValueError when `value` (read back from a run's config.json) could not have been given as
     the flag of the constant `name`, whose default is `default`: the wrong kind, or out of range."""
@@ -168,13 +132,6 @@ def check_value(name, value, default):
         _converter(name.upper(), default)(repr(value) if isinstance(value, float) else str(value))
     except argparse.ArgumentTypeError as e:
         raise ValueError(str(e)) from None
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error: what is wrong and where to look, without the usage block."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def flag_of(name):

@@ -2,17 +2,14 @@
 the run folder left off, step through the epochs, and at each epoch's end save, evaluate and draw.
 
 A script describes its GAN (`gan.Model`: `build_graph`, `sample`); `main` trains it or, with
-`--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`.
+`--generate`, samples it. What each epoch leaves in the run folder is listed in `runs.RunFolder`;
+what is checked in it before the graph is built, in common/preflight.py; the graph, in common/graphs.py.
 """
-
-from __future__ import annotations
 
 import functools
 import math
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -24,83 +21,19 @@ from common import (
     device,
     errors,
     flags,
-    gan,
+    graphs,
     guards,
     history,
     images,
-    inputs,
+    preflight,
     quality,
     runs,
     sampling,
+    settings,
 )
 from common.errors import TrainingFailed, UsageError
 from common.session import deterministic_ops, session_config
 from common.tfcompat import tf
-
-
-@dataclass
-class TrainingGraph:
-    """A script's training graph with what the loop adds around it."""
-
-    graph: tf.Graph
-    step: gan.StepGraph
-    saver: tf.train.Saver
-    finite: tf.Tensor  # all variables finite: checked before every save
-    snapshot: checkpoints.Snapshot  # the checkpoint is written from this copy while training goes on
-    checkpoint_bytes: int
-    initialize: tf.Operation  # the variables' initial values (the data set aside)
-    load_data: Callable  # (sess, images, labels): the training set into the graph, once per session
-    eval_images: tf.Tensor  # history.EVAL_SAMPLES images from the weight average (balanced digits), or None
-    steps_in_run: tf.Tensor  # int32 placeholder: how many steps the next run of `steps` does
-    steps: tuple  # (steps done, metrics [steps_in_run, len(STEP_METRICS)]): see gan.repeat_steps
-
-
-def build(args, model, image_shape, label_shape, steps_per_epoch):
-    """The training graph of `model` around a data set of these shapes (see inputs.dataset_in_graph)."""
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(args.seed)
-        dataset, load_data = inputs.dataset_in_graph(image_shape, label_shape, steps_per_epoch)
-        step = model.build_graph(args, dataset)
-        steps_in_run = tf.placeholder(tf.int32, [], name="steps_in_run")
-        steps = gan.repeat_steps(step.train_step, steps_in_run, history.STEP_METRICS)
-        eval_images = None
-        if args.eval_every:
-            seed = inputs.stream_seed(args.seed, inputs.Stream.EVAL, 0)
-            count = history.EVAL_SAMPLES
-            eval_images = model.sample(args, count, seed, inputs.balanced_digits(count))
-        saved = tf.global_variables()
-        floats = [v for v in saved if v.dtype.base_dtype.is_floating]
-        finite = tf.reduce_all(tf.stack([tf.reduce_all(tf.is_finite(v)) for v in floats]))
-        initialize = tf.global_variables_initializer()
-        saver = tf.train.Saver(max_to_keep=checkpoints.KEEP, save_relative_paths=True)
-        snapshot = checkpoints.snapshot_of(saved)
-    graph.finalize()
-    checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in saved)
-    return TrainingGraph(
-        graph, step, saver, finite, snapshot, checkpoint_bytes, initialize, load_data, eval_images, steps_in_run, steps
-    )
-
-
-def prepare_folder(run, *subfolders):
-    """Create the run folder (and `subfolders`) and prove it writable before any training time is spent."""
-    if run.path.is_symlink() and not run.path.exists():
-        raise UsageError(
-            f"{run.path} is a link to {run.path.readlink()}, which does not exist; fix the link or pass another --out-dir"
-        )
-    fix = "pass --out-dir with a writable folder"  # (called twice: the lock needs the folder, --fresh comes after it)
-    try:
-        for folder in (run.path, *subfolders):
-            folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot write to {run.path} ({e.strerror}); {fix}") from None
-    runs.check_writable(run.path, fix)
-
-
-def check_grids(run):
-    """A damaged sample grid would break the progress GIF after an epoch of training: name it now."""
-    for epoch, path in run.grids().items():
-        images.read_grid(path, f"delete it (the progress GIF then skips epoch {epoch}) and run again")
 
 
 def train(args, model):
@@ -113,19 +46,19 @@ def train(args, model):
         )
     steps_per_epoch = min(len(raw_images) // args.batch_size, args.steps_per_epoch or math.inf)
     run.check_parts()  # before the lock: a .lock that is a link is not opened
-    prepare_folder(run)
+    preflight.prepare_folder(run)
     with runs.Lock(run):
         ours = functools.partial(checkpoints.holds_our_networks, run.checkpoints)
         if args.fresh:
             run.start_over(ours)
         else:
             run.check_ours(ours)
-        prepare_folder(run, run.checkpoints, run.samples)
-        runs.check_same_run(run, args)
-        runs.keep_sampling_settings(args, run)
-        check_grids(run)
+        preflight.prepare_folder(run, run.checkpoints, run.samples)
+        settings.check_same_run(run, args)
+        settings.keep_sampling_settings(args, run)
+        preflight.check_grids(run)
         checkpoints.read_best(run)  # a damaged best.json is named now
-        finished = finished_step(run, args, steps_per_epoch)
+        finished = preflight.finished_step(run, args, steps_per_epoch)
         if finished is not None:  # decided from the run's files: no TensorFlow, no graph
             print(
                 f"{run.path}: already trained {finished // steps_per_epoch} epochs ({finished} steps); raise --epochs to train on"
@@ -134,7 +67,7 @@ def train(args, model):
         args.device_name = device.choose(args.device)
         train_images, train_labels = data.to_unit_range(raw_images), raw_labels.astype(np.int32)
         del raw_images, raw_labels
-        built = build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
+        built = graphs.build(args, model, train_images.shape, train_labels.shape, steps_per_epoch)
         checkpoints.check_free_space(run, built.checkpoint_bytes)
         with tf.Session(graph=built.graph, config=session_config(args.gpu_memory_fraction, args.gpu_allow_growth)) as sess:
             sess.run(built.initialize)
@@ -146,7 +79,7 @@ def train(args, model):
             step = int(sess.run(tf.train.get_global_step(built.graph)))
             rows = history.read(run.history, upto_step=step)  # replayed steps are not written twice
             if step < args.epochs * steps_per_epoch:  # there is training to do: this is the newest run
-                runs.write_config(run, runs.config_record(args, model.script, steps_per_epoch, tf.VERSION))
+                settings.write_config(run, settings.config_record(args, model.script, steps_per_epoch, tf.VERSION))
                 if args.out_dir is None:
                     runs.point_latest(run)
             reference = quality.Reference(args.dataset, args.data_dir) if args.eval_every else None
@@ -156,26 +89,6 @@ def train(args, model):
             stopped_by = trainer.train(step, restored)
     if stopped_by is not None:
         raise SystemExit(128 + stopped_by)
-
-
-def finished_step(run, args, steps_per_epoch):
-    """The step of a run that has nothing left to do — its newest checkpoint whole and at or past the
-    last epoch, with that epoch's history row (and evaluation, when due) and grid written, and the
-    settings on record (check_same_run compared them) — or None. Anything less (an end of epoch cut
-    short, a damaged checkpoint, a lost config.json) goes the long way, which completes or refuses it."""
-    found = checkpoints.steps(run.checkpoints)
-    if not found or found[-1] < args.epochs * steps_per_epoch or found[-1] % steps_per_epoch:
-        return None
-    if not runs.read_config(run)["hparams"] or not checkpoints.looks_whole(run.checkpoints, found[-1]):
-        return None  # no record to check the settings against (the checkpoint itself must), or a damaged one
-    step, epoch = found[-1], found[-1] // steps_per_epoch
-    rows = history.read(run.history, upto_step=step)
-    if not rows or rows[-1]["step"] != step or not run.grid(epoch).exists():
-        return None
-    fd = rows[-1]["fd"]
-    if args.eval_every and epoch % args.eval_every == 0 and (math.isnan(fd) or not checkpoints.best_is_decided(run, fd)):
-        return None
-    return step
 
 
 class Trainer:

@@ -10,7 +10,7 @@ import contextlib
 
 import numpy as np
 
-from common import checkpoints, device, files, guards, images, inputs, runs
+from common import checkpoints, device, files, guards, images, inputs, runs, settings
 from common.errors import UsageError
 from common.session import session_config
 from common.tfcompat import tf
@@ -112,7 +112,7 @@ def generate(args, model):
             f"no checkpoint in {run.checkpoints}: train first (python {model.script}.py with the same settings), "
             f"or pass --out-dir of a trained run (e.g. outputs/{model.script}/latest)"
         )
-    runs.use_run_settings(args, run, model.script)
+    settings.use_run_settings(args, run, model.script)
     target = args.to or run.path / f"generated_{args.generate}.npz"
     if args.walk or args.modes:
         from common import walks  # (here, not above: walks builds on this module)

@@ -11,7 +11,7 @@ import evaluate
 import gan_cdcgan
 import gan_dcgan
 import gan_fc
-from common import classifier, data, flags, guards, metrics, quality, runs, sampling
+from common import classifier, data, flags, guards, metrics, quality, runs, sampling, settings
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def test_a_later_draw_continues_the_noise_stream_where_the_first_ends(tiny_runs)
     """Draw d of n images is chunks d·⌈n/CHUNK⌉ on of the one GENERATE stream: never draw 0's noise."""
     run = runs.RunFolder(tiny_runs / "gan_dcgan")
     args = flags.parse("gan_dcgan", gan_dcgan.HPARAMS, [], conditional=False)
-    runs.use_run_settings(args, run, "gan_dcgan")
+    settings.use_run_settings(args, run, "gan_dcgan")
     n = 2 * sampling.CHUNK  # two chunks a draw: draw 1 starts at chunk 2, not 1
     stream, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, 2 * n)
     one, _ = sampling.generate_images(args, gan_dcgan.MODEL, run, n)

@@ -20,7 +20,7 @@ import pytest
 from helpers import TINY
 from tensorflow.python.framework import kernels
 
-from common import classifier, flags, inputs, loop, quality, sampling
+from common import classifier, flags, graphs, inputs, quality, sampling
 from common.tfcompat import tf, tf2
 
 # Ops without a GPU kernel that the code pins to the host on purpose, by (op type, dtypes): why.
@@ -146,7 +146,7 @@ def _args(script, extra=()):
 
 def training_graph(script, extra=()):
     model, args = _args(script, extra)
-    built = loop.build(args, model, (64, 28, 28, 1), (64,), steps_per_epoch=8)
+    built = graphs.build(args, model, (64, 28, 28, 1), (64,), steps_per_epoch=8)
     assert built.eval_images is not None  # the evaluation's samples are in the graph
     return built
 

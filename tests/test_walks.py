@@ -14,7 +14,7 @@ from PIL import Image
 import gan_cdcgan
 import gan_dcgan
 import gan_fc
-from common import data, flags, gan, images, inputs, runs, sampling, walks
+from common import data, flags, gan, images, inputs, runs, sampling, settings, walks
 from common.tfcompat import tf
 
 CLOSE = dict(atol=1e-6)  # G run on batches of other sizes may round differently in the last bit
@@ -55,7 +55,7 @@ def generated(module, run, tmp_path, *argv, name="out.npz"):
 def run_args(module, run):
     """The flags --generate uses for `run`: its recorded settings."""
     args = flags.parse("test", module.HPARAMS, ["--out-dir", run], conditional=module.MODEL.conditional)
-    runs.use_run_settings(args, runs.RunFolder(run), module.MODEL.script)
+    settings.use_run_settings(args, runs.RunFolder(run), module.MODEL.script)
     return args
 
 
