@@ -68,6 +68,8 @@ def read_config(run):
     config = read_record(run.config, CONFIG_FIELDS, fix)
     if config["script"] not in SCRIPTS or config["dataset"] not in DATASETS:
         raise UsageError(f"{run.config} is damaged (script {config['script']!r}, dataset {config['dataset']!r}); {fix}")
+    if not isinstance(config.get("data_dir"), (str, type(None))):  # read by evaluate.py alone
+        raise UsageError(f"{run.config} is damaged (data_dir = {config['data_dir']!r}); {fix}")
     hparams = config["hparams"]
     for name, earlier in ADDED_LATER.items():
         if hparams and config["script"] in earlier and name not in hparams:

@@ -116,6 +116,13 @@ def config_cut_short(run_dir):
     return ["config.json is damaged", "restore it", "not --fresh"]
 
 
+def data_dir_a_number(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    config["data_dir"] = 7
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return ["data_dir = 7", "restore it"]
+
+
 RUN_FOLDER_CASES = [
     (damage_history, []),  # resume
     (empty_best_record, []),  # resume: named before an epoch of training is spent
@@ -123,6 +130,16 @@ RUN_FOLDER_CASES = [
     (config_edited_by_hand, ["--generate", "4"]),
     (config_cut_short, ["--generate", "4"]),
 ]
+
+
+def test_a_config_value_only_evaluate_reads_is_checked(run_copy, capsys):
+    import evaluate
+
+    words = data_dir_a_number(run_copy)
+    with pytest.raises(SystemExit) as e:
+        evaluate.main([str(run_copy), "--samples", "10"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and all(w in err for w in words), err
 
 
 @pytest.mark.parametrize(
