@@ -36,10 +36,9 @@ def first_line(error):
     """What an OSError or a TensorFlow OpError says, without TF's node trace and hints on later lines
     (a full disk arrives as ResourceExhaustedError, with a hint about GPU memory that would mislead)."""
     text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
-    for cause in OS_CAUSES:  # TF names an OS failure deep in a "Graph execution error" message
-        if cause in text:
-            return cause
-    return (text.strip().splitlines() or [type(error).__name__])[0]
+    first = (text.strip().splitlines() or [type(error).__name__])[0]
+    causes = [cause for cause in OS_CAUSES if cause in text]  # TF names an OS failure deep in a "Graph
+    return causes[0] if causes and causes[0] not in first else first  # execution error" message
 
 
 OS_CAUSES = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")

@@ -91,7 +91,7 @@ def labels_out_of_range(folder, mp):
 def unreadable_file(folder, mp):
     (folder / f"{IMAGES}.gz").unlink()
     (folder / f"{IMAGES}.gz").mkdir()  # a folder where the file should be: unreadable even for root
-    return "cannot read"
+    return "is not a regular file"
 
 
 def data_dir_is_a_file(folder, mp):

@@ -44,9 +44,9 @@ def test_run_name_says_what_differs_from_the_defaults_but_not_epochs():
     assert name("--deterministic", "--gpu-memory-fraction", "0.5", "--no-gpu-allow-growth") == base
     assert re.fullmatch(r"lr2e-4_[0-9a-f]{6}", name("--lr", "2e-4"))
     assert re.fullmatch(r"d-hidden128_[0-9a-f]{6}", name("--d-hidden", "128"))
-    assert re.fullmatch(r"g-batch-norm_[0-9a-f]{6}", name("--g-batch-norm"))
+    assert re.fullmatch(r"no-g-batch-norm_[0-9a-f]{6}", name("--no-g-batch-norm"))
     assert name("--lr", "2e-4", "--d-hidden", "128") == name("--d-hidden", "128", "--lr", "2e-4")  # the constants' order
-    assert name("--d-hidden", "256") == base  # a flag at its default changes nothing
+    assert name("--d-hidden", "512") == base  # a flag at its default changes nothing
     assert re.fullmatch(r"steps-per-epoch10_[0-9a-f]{6}", name("--steps-per-epoch", "10"))
     assert name("--dataset", "fashion_mnist").startswith("fashion_mnist_")
     many = name("--lr", "1e-4", "--beta1", "0.9", "--z-dim", "50", "--g-hidden", "64", "--d-hidden", "64", "--seed", "3")

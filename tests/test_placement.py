@@ -184,6 +184,7 @@ def classifier_graph(tmp_path, monkeypatch):
     """The evaluation classifier's graph as classifier.load builds it (for quality.Reference)."""
     (tmp_path / "mnist").mkdir()
     (tmp_path / "mnist" / "classifier.index").touch()  # present: load builds the graph, trains nothing
+    (tmp_path / "mnist" / "info.json").write_text("{}")  # no checksums recorded: none checked
     return graph_of(lambda: classifier.load("mnist", root=tmp_path), monkeypatch)
 
 
