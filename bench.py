@@ -47,7 +47,7 @@ from pathlib import Path
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 from benchmarks import MNIST_TRAIN, report, startup
-from common import arguments, errors, files, flags
+from common import arguments, errors, files, flags, runs
 
 MAX_HISTORY = 1000  # epochs of history --epoch-end builds in memory and on disk (200 is 94,000 rows)
 
@@ -115,6 +115,8 @@ def main(argv=None):
     if args.startup and not (args.repo / "gan_fc.py").is_file():
         parser.error(f"--repo {args.repo}: no gan_fc.py there; name a checkout of this project")
     with errors.exit_codes("bench.py"):
+        if args.json is not None:  # an unwritable place is found before the bench, not after it
+            runs.check_writable(args.json.parent, f"--json {args.json}: name a file in a writable folder")
         results = {"startup": startup.bench_startup(args.repo, args.repeats)} if args.startup else report.run(args)
         if args.json is not None:
             files.write_json(args.json, results)

@@ -432,7 +432,12 @@ def test_compare_shows_a_missing_best_grid_as_missing(run_copy, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "argv, words", [(["--step", "2"], "unrecognized arguments"), (["--json", "/no/such/folder/b.json"], "--json")]
+    "argv, words",
+    [
+        (["--step", "2"], "unrecognized arguments"),
+        (["--json", "/no/such/folder/b.json"], "--json"),
+        (["--json", "/proc/b.json", "--model", "fc"], "cannot write to /proc"),  # before the bench, not after (exit 1)
+    ],
 )
 def test_bench_usage_errors_are_one_line(argv, words):
     code, err, _ = run("bench.py", *argv)
