@@ -19,8 +19,8 @@ from common import background, errors, files, guards, history, runs
 from common.errors import TrainingFailed, UsageError
 from common.tfcompat import tf
 
-CHECKPOINT_FILE = re.compile(r"ckpt-\d+\.(index|data-\d{5}-of-\d{5})")
-TEMPORARY_FILE = re.compile(r"ckpt-\d+\.(index|data-\d{5}-of-\d{5})\.tempstate\d+")  # a write cut short
+CHECKPOINT_FILE = re.compile(runs.RunFolder.CHECKPOINT_FILE)
+TEMPORARY_FILE = re.compile(runs.RunFolder.CHECKPOINT_FILE + r"\.tempstate\d+")  # a write cut short
 KEEP = 3  # the newest checkpoints kept in checkpoints/ (the best one is kept apart, in checkpoints/best/)
 
 
@@ -75,7 +75,12 @@ def best_is_decided(run, fd):
     best = read_best(run)
     if best is None or best["fd"] > fd:
         return False
-    return all(p.name.startswith(f"ckpt-{best['step']}.") for p in checkpoint_files(run.best))
+    return not superseded(run.best, best["step"])
+
+
+def superseded(folder, step):
+    """The checkpoint files in `folder` that are not checkpoint `step`'s."""
+    return [p for p in checkpoint_files(folder) if not p.name.startswith(f"ckpt-{step}.")]
 
 
 def holds_our_networks(folder):
@@ -270,9 +275,8 @@ class Checkpoints:
             files.write_json(self.run.best_record, {"step": step, "epoch": epoch, "fd": fd, "score": score})
             guards.fault_point("sigkill-after-best-record", step)
             best = {"step": step}
-        for path in checkpoint_files(self.run.best):
-            if not path.name.startswith(f"ckpt-{best['step']}."):
-                path.unlink()
+        for path in superseded(self.run.best, best["step"]):
+            path.unlink()
 
     def failed(self, what, error):
         """The one-line failure of a write of the run's (`what` failed, and why), with what is safe on disk

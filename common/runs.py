@@ -73,6 +73,10 @@ class RunFolder:
         """evaluate.py's numbers of the latest or the best checkpoint."""
         return self.path / self.METRICS[which]
 
+    # TensorFlow's names of a checkpoint's files: its index and its data shards (common/checkpoints.py
+    # finds, rotates and cleans them by this pattern too).
+    CHECKPOINT_FILE = r"ckpt-\d+\.(index|data-\d{5}-of-\d{5})"
+
     # The files the project writes, as exact patterns of their paths in the folder: what --fresh
     # removes (and the folders they leave empty), and what marks a folder as holding a run's outputs.
     # A user's `samples/epoch_1-notes.png` or `checkpoints/ckpt-old.txt` matches none of them.
@@ -82,7 +86,7 @@ class RunFolder:
                 *map(re.escape, (CONFIG, HISTORY, LOSSES, PROGRESS, *METRICS.values(), f"{CHECKPOINTS}/checkpoint")),
                 rf"{SAMPLES}/epoch_\d{{4,}}\.png",
                 rf"{LOGS}/events\.out\.tfevents\.\d+\..+",
-                rf"{CHECKPOINTS}/({BEST}/)?ckpt-\d+\.(index|data-\d{{5}}-of-\d{{5}})",
+                rf"{CHECKPOINTS}/({BEST}/)?{CHECKPOINT_FILE}",
                 re.escape(f"{CHECKPOINTS}/{BEST}/{BEST_RECORD}"),
             ]
         )
