@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 
 
 class UsageError(Exception):
@@ -107,9 +108,22 @@ def quiet_interrupts():
         previous(kind, value, traceback)
 
     def unraisable(report):
-        if isinstance(report.exc_value, KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGTERM if isinstance(report.exc_value, Terminated) else signal.SIGINT)
+        if not isinstance(report.exc_value, KeyboardInterrupt):
+            previous_unraisable(report)
             return
-        previous_unraisable(report)
+        signum = signal.SIGTERM if isinstance(report.exc_value, Terminated) else signal.SIGINT
+        if threading.current_thread() is not threading.main_thread():
+            os.kill(os.getpid(), signum)  # its handler runs in the main thread, outside this hook
+            return
+        # In the main thread the handler would run inside this hook, whose own exception Python
+        # swallows as well: the signal is sent again a moment after the hook has returned.
+        previous_alarm = signal.getsignal(signal.SIGALRM)
+
+        def again(_signum, _frame):
+            signal.signal(signal.SIGALRM, previous_alarm)
+            os.kill(os.getpid(), signum)
+
+        signal.signal(signal.SIGALRM, again)
+        signal.setitimer(signal.ITIMER_REAL, 0.001)
 
     sys.excepthook, sys.unraisablehook = hook, unraisable

@@ -63,7 +63,9 @@ def append(path, rows):
 
 def read(path, upto_step=None):
     """The rows of history.csv (none if there is no file), up to `upto_step` when given: after a crash
-    the steps replayed from the last checkpoint must not be written twice. A last line without its
+    the steps replayed from the last checkpoint must not be written twice. A file without rows beside
+    a checkpoint has lost them: the loop never writes one (see `Trainer`), only a missing file means
+    a history moved away on purpose. A last line without its
     line end is an append that a crash cut short (see `append`), and is left out."""
     if not path.exists():
         return []
@@ -85,6 +87,8 @@ def read(path, upto_step=None):
             previous = values["step"]
             if upto_step is None or values["step"] <= upto_step:
                 rows.append(values)
+        if upto_step and not rows:  # rows go to the file before their checkpoint: none is lost content
+            raise ValueError(f"it has no rows, but the checkpoint is at step {upto_step}")
         if upto_step is not None and rows and rows[-1]["step"] < upto_step:  # cut before the checkpoint's step
             raise ValueError(f"it ends at step {rows[-1]['step']}, before the checkpoint's step {upto_step}")
     except (OSError, ValueError, TypeError, OverflowError, UnicodeDecodeError, csv.Error) as e:

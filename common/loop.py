@@ -129,7 +129,10 @@ class Trainer:
             raise TrainingFailed(f"cannot write TensorBoard's files in {self.run.logs} ({errors.first_line(e)})") from None
         stopped = None
         try:
-            history.write(self.run.history, self.rows)  # once: drops the rows of steps this session replays
+            # Once: drops the rows of steps this session replays. A history moved away is begun by the
+            # first append instead, so a file without rows beside a checkpoint is never ours.
+            if self.rows or not step:
+                history.write(self.run.history, self.rows)
             self.on_disk = len(self.rows)
             if step:  # TensorBoard drops the events of steps ≥ this one written before: those replayed now
                 self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step + 1)
@@ -162,6 +165,14 @@ class Trainer:
         self.finish_drawing()  # the files it speaks of are complete
         if stopped is not None:
             done = step - (epoch - 1) * per_epoch
+            if step == self.epochs * per_epoch:  # trained to the end; the last grid (and evaluation) were skipped
+                print(
+                    f"{name} after the last step ({step}): all {self.epochs} epochs trained, checkpoint saved in "
+                    f"{self.run.checkpoints}; the last epoch's grid and evaluation were cut short: run the same "
+                    "command again to finish them",
+                    file=sys.stderr,
+                )
+                return stopped
             print(
                 f"{name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
                 f"in {self.run.checkpoints}; run the same command again to resume",

@@ -39,6 +39,9 @@ class RunFolder:
     BEST_RECORD = "best.json"
     METRICS = {"latest": "metrics.json", "best": "metrics-best.json"}  # evaluate.py, per checkpoint kind
     LOCK = ".lock"
+    PATH_MAX = 4096  # bytes in a path with its closing NUL, on Linux (macOS: 1024, found by the write test)
+    LONGEST_INSIDE = 200  # bytes the longest path written in a run folder adds (TensorBoard's events file
+    # with the host's name; a checkpoint's temporary file in checkpoints/best/ is ~90)
 
     def __init__(self, path):
         self.path = Path(path)
@@ -103,7 +106,15 @@ class RunFolder:
     def check_parts(self):
         """Refuse, before any training time is spent, a part of the folder that is a link (what is
         written, locked or deleted through it would be another folder's) or not the kind of thing the
-        run makes there (a folder where it writes a file, a FIFO, a file where it keeps a folder)."""
+        run makes there (a folder where it writes a file, a FIFO, a file where it keeps a folder). A
+        path too long for the files inside would be made, and fail its first checkpoint an epoch later
+        at every rerun: it is refused first."""
+        length = len(os.fsencode(self.path.absolute()))
+        if length + self.LONGEST_INSIDE >= self.PATH_MAX:
+            raise UsageError(
+                f"{str(self.path)[:60]}…: a path of {length:,} bytes, and the files inside need up to "
+                f"{self.LONGEST_INSIDE} more, past the {self.PATH_MAX - 1:,} a path may have; pass a shorter --out-dir"
+            )
         for name, is_folder in self.PARTS.items():
             path = self.path / name
             if path.is_symlink():

@@ -322,6 +322,23 @@ def test_a_signal_while_tensorflow_loads(signum, code, word):
     assert err.strip().splitlines() == [f"evaluate.py: {word}"]
 
 
+@pytest.mark.parametrize(
+    "kind, code, word", [("KeyboardInterrupt", 130, "interrupted"), ("errors.Terminated", 143, "terminated")]
+)
+def test_a_signal_python_can_only_report_still_stops_the_program(kind, code, word):
+    """A Ctrl-C inside a callback of a C library's (matplotlib's drawing, say) reaches Python as an
+    "Exception ignored" report, after which the program would go on and exit 0. A __del__ raising it
+    is reported the same way."""
+    script = (
+        "import time\nfrom common import errors\n"
+        f"class Callback:\n    def __del__(self):\n        raise {kind}\n"
+        "Callback()\ntime.sleep(30)\nprint('went on')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == code and "went on" not in result.stdout, result
+    assert result.stderr.strip().splitlines() == [f"-c: {word}"], result.stderr  # the program's name is argv[0]
+
+
 # SIGTERM outside the training loop, at each kind of moment: one line, exit 143, no temporary file, and
 # every file that existed before as it was (--fresh's own removals aside).
 SIGTERM_CASES = [
@@ -578,6 +595,16 @@ def history_cut_mid_row(run_dir):
     return ["history.csv is damaged"]
 
 
+def history_header_only(run_dir):
+    (run_dir / "history.csv").write_text((run_dir / "history.csv").read_text().splitlines()[0] + "\n")
+    return ["history.csv is damaged", "no rows, but the checkpoint is at step"]
+
+
+def history_empty(run_dir):
+    (run_dir / "history.csv").write_bytes(b"")
+    return ["history.csv is damaged", "no rows, but the checkpoint is at step"]
+
+
 def best_fd_as_text(run_dir):
     record = run_dir / "checkpoints" / "best" / "best.json"
     best = json.loads(record.read_text())
@@ -595,6 +622,8 @@ IN_PROCESS_CASES = [
     (hparam_out_of_range, gan_fc, ["--generate", "4"]),
     (infinite_step, gan_fc, []),
     (history_cut_mid_row, gan_fc, []),
+    (history_header_only, gan_fc, []),
+    (history_empty, gan_fc, []),
     (best_fd_as_text, gan_fc, []),
     (junk_grid, gan_fc, []),
     (unknown_dataset, gan_fc, ["--generate", "4"]),
@@ -720,6 +749,14 @@ def test_compare_names_a_small_evaluation_by_its_count(run_copy):
         json.dumps({"score": [5.0, 0.1], "fd": 90.0, "samples": 10, "checkpoint": "ckpt-6", "run": "x"})
     )
     assert compare.describe(runs.RunFolder(run_copy))["source"] == "evaluate.py, 10 samples"
+
+
+def test_an_out_dir_too_long_for_the_files_inside_is_refused_before_training(tmp_path, capsys):
+    out = tmp_path.joinpath(*["d" * 200] * 20)  # each name legal; the path ~4,080 bytes, its checkpoints past 4,095
+    assert run_main(gan_fc, [*TRAIN, "--out-dir", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "pass a shorter --out-dir" in err and "bytes" in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing made
 
 
 def test_a_legal_long_output_name_is_written(run_copy, tmp_path, capsys):

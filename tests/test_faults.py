@@ -74,6 +74,21 @@ def test_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, tiny_m
     assert [int(r[0]) for r in read_history(out)[1:]] == list(range(1, 21))
 
 
+def test_a_history_moved_away_restarts_where_the_run_resumes_even_after_a_kill(tmp_path):
+    """Moving history.csv away is allowed; the resumed session must not leave a file without rows (which
+    a later resume reads as damage) when it is killed before its first epoch's rows are written."""
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--out-dir", out, "--steps-per-epoch", "5"]  # the shipped MNIST: a real process reads it
+    assert run_main(gan_fc, [*argv, "--epochs", "2"]) == 0
+    (out / "history.csv").rename(tmp_path / "history-mine.csv")
+    line = [sys.executable, str(REPO / "gan_fc.py"), *map(str, argv), "--epochs", "3"]
+    killed = subprocess.run(line, env={**os.environ, guards.FAULT_ENV: "sigkill@13"}, capture_output=True, timeout=300)
+    assert killed.returncode == -9 and not (out / "history.csv").exists()
+    assert run_main(gan_fc, [*argv, "--epochs", "3"]) == 0
+    assert [int(r[0]) for r in read_history(out)[1:]] == list(range(11, 16))
+    assert (tmp_path / "history-mine.csv").read_text().count("\n") == 11  # the user's copy untouched
+
+
 def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "run"
     argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "5"]

@@ -39,3 +39,13 @@ def test_a_history_that_ends_before_the_checkpoint_is_damaged(tmp_path):
     with pytest.raises(UsageError, match="ends at step 3, before the checkpoint's step 5"):
         history.read(path, upto_step=5)
     assert [r["step"] for r in history.read(path, upto_step=2)] == [1, 2]
+
+
+@pytest.mark.parametrize("text", ["", ",".join(history.COLUMNS) + "\n"], ids=["empty", "header only"])
+def test_a_history_without_rows_beside_a_checkpoint_is_damaged(tmp_path, text):
+    """The loop appends an epoch's rows before its checkpoint, so no rows beside one means lost rows."""
+    path = tmp_path / "history.csv"
+    path.write_text(text)
+    with pytest.raises(UsageError, match="no rows, but the checkpoint is at step 5"):
+        history.read(path, upto_step=5)
+    assert history.read(path) == [] and history.read(path, upto_step=0) == []

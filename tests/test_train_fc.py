@@ -82,6 +82,19 @@ def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
         np.testing.assert_array_equal(grid, images.read_png(interrupted / "samples" / f"epoch_{epoch:04d}.png"))
 
 
+def test_a_ctrl_c_on_the_last_step_says_the_training_is_done(tmp_path, tiny_mnist, capsys):
+    """Not "run again to resume": every step is trained; a rerun only draws what the signal skipped."""
+    out = tmp_path / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(guards.FAULT_ENV, "sigint@6")
+        assert fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "3", "--eval-every", "1") == 130
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "SIGINT after the last step (6): all 2 epochs trained" in err and "to resume" not in err, err
+    assert not (out / "samples" / "epoch_0002.png").exists()
+    assert fc(out, tiny_mnist, "--epochs", "2", "--steps-per-epoch", "3", "--eval-every", "1") == 0
+    assert (out / "samples" / "epoch_0002.png").exists() and read_history(out)[-1][-1] != ""  # the FD of epoch 2
+
+
 def test_a_finished_run_says_so(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "run"
     assert fc(out, tiny_mnist, "--epochs", "1", "--steps-per-epoch", "3") == 0
