@@ -89,6 +89,21 @@ def test_a_history_moved_away_restarts_where_the_run_resumes_even_after_a_kill(t
     assert (tmp_path / "history-mine.csv").read_text().count("\n") == 11  # the user's copy untouched
 
 
+def test_a_cut_write_s_temporary_files_go_at_the_next_start_and_no_user_file_with_them(tmp_path, tiny_mnist):
+    out = tmp_path / "run"
+    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "5"]
+    assert run_main(gan_fc, [*argv, "--epochs", "1", "--eval-every", "1"]) == 0
+    cut = [
+        out / "checkpoints" / "ckpt-10.index.tempstate8812",
+        out / "checkpoints" / "best" / "ckpt-5.data-00000-of-00001.tempstate3",
+    ]
+    mine = [out / "checkpoints" / "ckpt-10.index.tempstate-notes", out / "checkpoints" / "best" / "ckpt.tempstate1"]
+    for path in (*cut, *mine):
+        path.write_text("x")
+    assert run_main(gan_fc, [*argv, "--epochs", "2", "--eval-every", "1"]) == 0
+    assert not any(p.exists() for p in cut) and all(p.read_text() == "x" for p in mine)
+
+
 def test_damaged_index_file_falls_back_too(tmp_path, tiny_mnist, capsys):
     out = tmp_path / "run"
     argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "5"]
