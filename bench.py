@@ -94,6 +94,11 @@ def main(argv=None):
     parser.add_argument("--inter-op-threads", type=arguments.nonnegative_int, default=0)
     parser.add_argument("--no-classic-style", action="store_true", help="skip the classic-style comparison")
     parser.add_argument("--profile", action="store_true", help="also trace one step and print its costliest op types")
+    parser.add_argument(
+        "--xla",
+        action="store_true",
+        help="the models' steps with XLA auto-clustering (benchmarks/xla.py): a lever measured, not a setting of the scripts",
+    )
     parser.add_argument("--json", type=arguments.path, help="also write the results here")
     flags.add_device_flag(parser)
     parser.add_argument(

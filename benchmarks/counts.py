@@ -85,13 +85,23 @@ def _traced(sess, fetches):
     ]
 
 
-def kernel_count(sess, fetches):
+def kernel_count(sess, fetches, clusters=None):
     """Ops one traced step executes that would be device kernels on a GPU: everything but constants,
-    variable handles and reads, identities, no-ops, and what is pinned to the host."""
+    variable handles and reads, identities, no-ops, and what is pinned to the host. With XLA, a
+    cluster counts as the kernels of its compiled module, `clusters` ({name: kernels}, see xla.py)."""
+    from benchmarks import xla
+
     traced = _traced(sess, fetches)
     skip = ("Const", "NoOp", "Identity", "VarHandleOp", "ReadVariableOp", "_Arg", "_Retval", "_Send", "_Recv")
     host = {op.name for op in sess.graph.get_operations() if "CPU" in op.device.upper()}
-    return sum(1 for node, kind in traced if not (node.node_name in host or kind in skip or node.node_name == "_SOURCE"))
+    total = 0
+    for node, kind in traced:
+        compiled = xla.traced_kernels(node.node_name, kind, clusters) if clusters is not None else None
+        if compiled is not None:
+            total += compiled
+        elif not (node.node_name in host or kind in skip or node.node_name == "_SOURCE"):
+            total += 1
+    return total
 
 
 def top_ops(sess, fetches, count=12):

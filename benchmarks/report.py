@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from benchmarks import MNIST_TRAIN, gpu
+from benchmarks import MNIST_TRAIN, gpu, xla
 from benchmarks.classic import bench_classic_style
 from benchmarks.epoch_end import bench_epoch_end
 from benchmarks.machine import machine_line, matmul_peak, peak_rss_mib
@@ -31,6 +31,8 @@ def run(args):
     names = list(MODELS) if args.model == "all" else [args.model]
     models = {name: model_args(MODELS[name], args.batch_size, args.flags.split()) for name in names}  # bad flags: before any work
     started = time.perf_counter()
+    if args.xla:  # before TensorFlow first uses XLA, which reads its flags once
+        xla.enable()
     tfcompat.load()
     import_seconds = time.perf_counter() - started
     where = device.choose(args.device)
@@ -48,7 +50,12 @@ def run(args):
     )
     print(gpu.assumptions_line())
     data = synthetic_mnist(np.random.default_rng(0))
+    model_config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
+    if args.xla:  # the models' steps only: the peak and the host cost stay plain TensorFlow's
+        xla.configure(model_config)
+        print("XLA: auto-clustering on; a cluster's kernels counted from its compiled module (an upper bound for a GPU)")
     results = {
+        "xla": bool(args.xla),
         "machine": machine,
         "import_s": import_seconds,
         "matmul_peak_gflops": peak,
@@ -63,7 +70,9 @@ def run(args):
     for name, (module, hp) in models.items():
         script = MODELS[name]
         per_epoch = MNIST_TRAIN // hp.batch_size
-        ours = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.steps_per_run, args.profile)
+        ours = bench_ours(
+            module, hp, data, args.steps, args.repeats, args.warmup, model_config, args.steps_per_run, args.profile, args.xla
+        )
         gflops = ours["flops_per_step"] / ours["step_seconds"] / 1e9
         row = {
             "batch_size": hp.batch_size,

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from benchmarks import MNIST_TRAIN, NoSignal, counts, timed
+from benchmarks import MNIST_TRAIN, NoSignal, counts, timed, xla
 from common import checkpoints, gan, graphs, history, inputs, loop
 from common.tfcompat import tf
 
@@ -39,8 +39,10 @@ def time_the_loop(trainer, steps, repeats):
     return statistics.median(walls)
 
 
-def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run, profile=False):
-    """Our loop: the script's graph as `loop.train` builds it, timed as `loop.Trainer` runs it."""
+def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run, profile=False, compiled=False):
+    """Our loop: the script's graph as `loop.train` builds it, timed as `loop.Trainer` runs it. With
+    `compiled`, `config` clusters the graph for XLA (xla.py), whose modules then give the kernel count."""
+    modules_before = set(xla.compiled_modules())
     started = time.perf_counter()
     args.eval_every = 0  # the sample-quality evaluation is not part of a training step
     images, labels = data
@@ -60,7 +62,12 @@ def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run
         trainer.rows.clear()
         fetches = [built.step.train_op, built.step.metrics]
         flops = counts.step_flops(built.graph, [built.step.train_op, *built.step.metrics.values()])
-        kernels = counts.kernel_count(sess, fetches)
+        clusters = None
+        if compiled:  # the step on its own (what is traced) has clusters of its own, compiled lazily: run it first
+            for _ in range(3):
+                sess.run(fetches)
+            clusters = xla.cluster_kernels({k: v for k, v in xla.compiled_modules().items() if k not in modules_before})
+        kernels = counts.kernel_count(sess, fetches, clusters)
         profiled = counts.top_ops(sess, fetches) if profile else None
     return {
         "images_per_s": steps * args.batch_size / median,

@@ -65,3 +65,41 @@ def test_conv_flops_leave_out_the_padding():
         strided = tf.nn.conv2d(tf.ones([1, 28, 28, 1]), tf.ones([5, 5, 1, 4]), strides=[1, 2, 2, 1], padding="SAME")
         # 14 outputs per axis at input rows 2o-1 .. 2o+3 (pad 1 before): the first loses one tap, the last loses two.
         assert counts.step_flops(graph, [strided]) == 2 * (70 - 3) ** 2 * 4
+
+
+HLO = """HloModule cluster_3__XlaCompiledKernel_true, entry_computation_layout={(f32[4]{0})->f32[4]{0}}
+
+%fused_computation (param_0: f32[4]) -> f32[4] {
+  %param_0 = f32[4]{0} parameter(0)
+  ROOT %negate.1 = f32[4]{0} negate(f32[4]{0} %param_0)
+}
+
+ENTRY %cluster_3 (arg0.1: f32[4], arg1.2: f32[2,2]) -> (f32[4], f32[2,2]) {
+  %arg0.1 = f32[4]{0} parameter(0)
+  %arg1.2 = f32[2,2]{1,0} parameter(1)
+  %constant.3 = f32[] constant(2)
+  %fusion = f32[4]{0} fusion(f32[4]{0} %arg0.1), kind=kLoop, calls=%fused_computation
+  %dot.4 = f32[2,2]{1,0} dot(f32[2,2]{1,0} %arg1.2, f32[2,2]{1,0} %arg1.2), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  %copy.5 = f32[2,2]{0,1} copy(f32[2,2]{1,0} %dot.4)
+  %bitcast.6 = f32[2,2]{1,0} bitcast(f32[2,2]{0,1} %copy.5)
+  ROOT %tuple.7 = (f32[4]{0}, f32[2,2]{1,0}) tuple(f32[4]{0} %fusion, f32[2,2]{1,0} %bitcast.6)
+}
+"""
+
+
+def test_a_compiled_cluster_counts_its_entry_kernels_not_its_fused_ops():
+    """A fusion, a dot and a copy are three launches; what a fusion computes inside, the parameters,
+    the constant, the bitcast and the tuple are none."""
+    from benchmarks import xla
+
+    assert xla.module_kernels(HLO) == 3
+
+
+def test_a_traced_cluster_is_its_module_s_kernels_and_its_host_side_ops_none():
+    from benchmarks import xla
+
+    clusters = {"cluster_3": 3}
+    assert xla.traced_kernels("cluster_3_1/xla_run", "_XlaRun", clusters) == 3
+    assert xla.traced_kernels("cluster_3_1/xla_compile", "_XlaCompile", clusters) == 0
+    assert xla.traced_kernels("cluster_3_1/merge_oidx_0", "_XlaMerge", clusters) == 0
+    assert xla.traced_kernels("generator/fc1/MatMul", "MatMul", clusters) is None
