@@ -34,7 +34,7 @@ checked = {}
 for model in ("fc", "dcgan", "cdcgan"):
     for jit in (False, True) if model == "fc" else (False,):
         gan = keras_peers.KerasGAN(model, harness.hyperparameters(model, 4), jit)
-        nets = {"g": gan.g.trainable_weights, "d": gan.d.trainable_weights, "average": gan.average}
+        nets = {"g": gan.g.trainable_variables, "d": gan.d.trainable_variables, "average": gan.average}
         before = {name: [np.array(w) for w in weights] for name, weights in nets.items()}
         gan.run()
         losses = gan.finish()

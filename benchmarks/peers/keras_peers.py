@@ -141,14 +141,17 @@ def forward_flops(model):
 
 
 def sizes(g, d):
+    """G's and D's trainable parameters (batch norm's moving statistics are not) and forward FLOPs per image."""
+
     def params(model):
-        return sum(math.prod(w.shape) for w in model.trainable_weights)
+        return sum(math.prod(w.shape) for w in model.trainable_variables)
 
     return {"params": {"g": params(g), "d": params(d)}, "flops_per_image": {"g": forward_flops(g), "d": forward_flops(d)}}
 
 
 class KerasGAN:
-    """The networks, their optimizers, the average of G's weights, the data and the training step."""
+    """Everything the step touches, made before it is first traced: a compiled step may not create
+    variables (the optimizers' slots, the average), and the data it slices must already be a tensor."""
 
     def __init__(self, model, hp, jit):
         self.hp, self.conditional, self.batch = hp, model == "cdcgan", hp.batch_size
@@ -156,9 +159,9 @@ class KerasGAN:
         g_lr, d_lr, beta1, beta2 = harness.adam_settings(hp)
         self.g_opt = keras.optimizers.Adam(g_lr, beta_1=beta1, beta_2=beta2, epsilon=ADAM_EPSILON)
         self.d_opt = keras.optimizers.Adam(d_lr, beta_1=beta1, beta_2=beta2, epsilon=ADAM_EPSILON)
-        self.g_opt.build(self.g.trainable_variables)  # their slots exist before the step is traced
+        self.g_opt.build(self.g.trainable_variables)
         self.d_opt.build(self.d.trainable_variables)
-        self.average = [tf.Variable(w.value, trainable=False) for w in self.g.trainable_weights]
+        self.average = [tf.Variable(w.value, trainable=False) for w in self.g.trainable_variables]
         self.seeds = keras.random.SeedGenerator(hp.seed)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.images = tf.random.uniform([MNIST_IMAGES, 28, 28, 1], -1.0, 1.0)

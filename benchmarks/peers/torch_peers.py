@@ -189,7 +189,8 @@ def forward_flops(net, *inputs):
 
 
 class TorchGAN:
-    """The networks, their optimizers, the average of G's weights, the data and the training step."""
+    """The networks, their optimizers, the average of G's weights, and the data, all on `device` with
+    the targets of the losses, so that a step allocates nothing it could have kept."""
 
     def __init__(self, model, hp, channels_last, device):
         self.hp, self.conditional, self.batch, self.device = hp, model == "cdcgan", hp.batch_size, device
