@@ -37,6 +37,10 @@ and how each figure is obtained:
   noise), our speed-up over it, and the ratio of its FLOPs to ours — on a compute-bound machine the
   most any loop can gain over it;
 - peak resident memory of this process so far.
+
+`--peers` times ours instead beside reference implementations of the same networks in Keras 3
+(tf.function, XLA) and PyTorch (eager, channels-last), in two rounds, and checks that their parameters
+and FLOPs are ours (benchmarks/peers/).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from pathlib import Path
 
 import common  # noqa: F401, I001  (first: a Ctrl-C while the rest loads is one line, not a traceback)
 from benchmarks import MNIST_TRAIN, report, startup
+from benchmarks.peers import rounds
 from common import arguments, errors, files, flags, runs
 
 MAX_HISTORY = 1000  # epochs of history --epoch-end builds in memory and on disk (200 is 94,000 rows)
@@ -107,6 +112,11 @@ def main(argv=None):
         help="time the start-up of the scripts instead (see bench_startup): --help, a bad flag, a rerun, a first step",
     )
     parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="time ours beside Keras 3 and PyTorch peers of the default networks, two rounds, instead (benchmarks/peers)",
+    )
+    parser.add_argument(
         "--repo",
         type=arguments.path,
         default=Path(__file__).resolve().parent,
@@ -117,12 +127,17 @@ def main(argv=None):
         parser.error(f"--json {args.json}: name a file in an existing folder")
     if args.batch_size is not None and args.batch_size > MNIST_TRAIN:
         parser.error(f"--batch-size {args.batch_size}: at most {MNIST_TRAIN}, the images of an epoch")
+    if args.peers and (args.startup or args.flags):
+        parser.error("--peers: the default networks, without --startup or --flags")
     if args.startup and not (args.repo / "gan_fc.py").is_file():
         parser.error(f"--repo {args.repo}: no gan_fc.py there; name a checkout of this project")
     with errors.exit_codes("bench.py"):
         if args.json is not None:  # an unwritable place is found before the bench, not after it
             runs.check_writable(args.json.parent, f"--json {args.json}: name a file in a writable folder")
-        results = {"startup": startup.bench_startup(args.repo, args.repeats)} if args.startup else report.run(args)
+        if args.startup:
+            results = {"startup": startup.bench_startup(args.repo, args.repeats)}
+        else:
+            results = rounds.run(args) if args.peers else report.run(args)
         if args.json is not None:
             files.write_json(args.json, results)
         return results

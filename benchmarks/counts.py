@@ -32,10 +32,21 @@ def step_flops(graph, fetches):
     return total
 
 
-def _valid_taps(in_size, out_size, kernel, stride, padding):
-    """How many (output position, kernel tap) pairs along one axis land on real input, not padding."""
-    pad = max((out_size - 1) * stride + kernel - in_size, 0) // 2 if padding == "SAME" else 0
-    return sum(0 <= o * stride + k - pad < in_size for o in range(out_size) for k in range(kernel))
+def valid_taps(in_size, out_size, kernel, stride, pad_before):
+    """How many (output position, kernel tap) pairs along one axis land on real input, not padding,
+    for a convolution that pads `pad_before` zeros ahead of its input. TensorFlow's SAME pads half its
+    padding there, the odd one after (`same_pad_before`); PyTorch pads its `padding` on both sides."""
+    return sum(0 <= o * stride + k - pad_before < in_size for o in range(out_size) for k in range(kernel))
+
+
+def same_pad_before(in_size, out_size, kernel, stride):
+    """The zeros TensorFlow's SAME padding puts ahead of the input along one axis."""
+    return max((out_size - 1) * stride + kernel - in_size, 0) // 2
+
+
+def _taps(in_size, out_size, kernel, stride, padding):
+    pad = same_pad_before(in_size, out_size, kernel, stride) if padding == "SAME" else 0
+    return valid_taps(in_size, out_size, kernel, stride, pad)
 
 
 def conv_flops(op):
@@ -53,7 +64,7 @@ def conv_flops(op):
     _, sh, sw, _ = op.get_attr("strides")
     padding = op.get_attr("padding").decode()
     kh, kw, cin, cout = (int(d) for d in w)
-    taps = _valid_taps(int(x[1]), int(y[1]), kh, sh, padding) * _valid_taps(int(x[2]), int(y[2]), kw, sw, padding)
+    taps = _taps(int(x[1]), int(y[1]), kh, sh, padding) * _taps(int(x[2]), int(y[2]), kw, sw, padding)
     return 2 * int(x[0]) * taps * cin * cout
 
 
