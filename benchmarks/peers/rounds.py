@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import report
+from benchmarks import report, xla
 from benchmarks.machine import machine_line
 from benchmarks.peers import ours
 from benchmarks.steps import bench_ours, synthetic_mnist
@@ -50,17 +50,19 @@ COLUMNS = (
     Column("pytorch", "PyTorch", "pytorch", (TORCH,)),
     Column("pytorch_channels_last", "PyTorch, channels-last", "pytorch", (TORCH, "--channels-last"), convolutional_only=True),
 )
-WIDTHS = (16, 13, 24, 24, 24, 24)  # the model column, then COLUMNS'
+OURS_XLA = Column("ours_xla", "ours + XLA")  # with --xla: our step auto-clustered (benchmarks/xla.py)
+WIDTHS = (16, 13, 24, 24, 24, 24, 24)  # the model column, then the columns''
 
 
 def torch_installed():
     return importlib.util.find_spec("torch") is not None
 
 
-def measure_ours(name, args, config, data):
+def measure_ours(name, args, config, data, compiled=False):
     """Images/s of our step: `bench_ours` at the script's defaults and `--batch-size`."""
     module, hp = report.model_args(report.MODELS[name], args.batch_size)
-    return bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.steps_per_run)["images_per_s"]
+    step = bench_ours(module, hp, data, args.steps, args.repeats, args.warmup, config, args.steps_per_run, compiled=compiled)
+    return step["images_per_s"]
 
 
 def measure_peer(column, name, batch, args):
@@ -79,11 +81,14 @@ def measure_peer(column, name, batch, args):
 def run(args):
     """The table's results, each model's row printed when its two rounds are done."""
     names = list(report.MODELS) if args.model == "all" else [args.model]
+    if args.xla:  # before TensorFlow first uses XLA, which reads its flags once
+        xla.enable()
     tfcompat.load()
     config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
+    xla_config = xla.configure(session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads))
     machine = {**machine_line(config), "device": device.choose(args.device)}
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, TF {machine['tensorflow']}, threads {machine['threads']}")
-    columns = list(COLUMNS)
+    columns = [COLUMNS[0], OURS_XLA, *COLUMNS[1:]] if args.xla else list(COLUMNS)
     if not torch_installed():
         print(TORCH_MISSING)
         columns = [c for c in columns if c.framework != "pytorch"]
@@ -103,7 +108,8 @@ def run(args):
                     cell.setdefault("runs", []).append(record)
                     cell["images_per_s"].append(record.get("images_per_s"))
                 else:
-                    cell["images_per_s"].append(measure_ours(name, args, config, data))
+                    compiled = column is OURS_XLA
+                    cell["images_per_s"].append(measure_ours(name, args, xla_config if compiled else config, data, compiled))
         _compare(row, columns)
         printed = _row(name, row, columns)
         lines.extend(printed)
