@@ -339,6 +339,21 @@ def test_a_signal_python_can_only_report_still_stops_the_program(kind, code, wor
     assert result.stderr.strip().splitlines() == [f"-c: {word}"], result.stderr  # the program's name is argv[0]
 
 
+BENCH_TINY = [
+    "--steps",
+    "1",
+    "--repeats",
+    "1",
+    "--warmup",
+    "0",
+    "--epoch-end",
+    "0",
+    "--no-classic-style",
+    "--peak-size",
+    "64",
+    "--batch-size",
+    "8",
+]
 # SIGTERM outside the training loop, at each kind of moment: one line, exit 143, no temporary file, and
 # every file that existed before as it was (--fresh's own removals aside).
 SIGTERM_CASES = [
@@ -346,6 +361,7 @@ SIGTERM_CASES = [
     ("fresh", "gan_fc.py", ["--out-dir", "{run}", *TRAIN, "--fresh"]),
     ("replacing", "evaluate.py", ["{run}", "--samples", "10"]),
     ("replacing", "compare.py", ["{run}", "--out", "{tmp}/compare.png"]),
+    ("replacing", "bench.py", ["--model", "fc", *BENCH_TINY, "--json", "{tmp}/bench.json"]),
 ]
 
 
