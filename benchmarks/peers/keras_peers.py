@@ -99,12 +99,23 @@ def cdcgan(hp):
     def bn_lrelu(h, momentum=0.99):
         return layers.LeakyReLU(0.2)(_batch_norm(momentum)(h))
 
+    def g_bn_lrelu(h):
+        """G's: with G_CONDITIONAL_BN the scale and shift are the label's own, bias-free dense layers on
+        the one-hot label (as ours computes them; an embedding would not have the same FLOPs)."""
+        if not hp.g_conditional_bn:
+            return bn_lrelu(h, hp.bn_momentum)
+        h = layers.BatchNormalization(momentum=hp.bn_momentum, epsilon=1e-3, center=False, scale=False)(h)
+        gamma = layers.Dense(h.shape[-1], use_bias=False, kernel_initializer="ones")(y)
+        beta = layers.Dense(h.shape[-1], use_bias=False, kernel_initializer="zeros")(y)
+        return layers.LeakyReLU(0.2)(h * gamma[:, None, None, :] + beta[:, None, None, :])
+
     z, label = keras.Input((hp.z_dim,)), keras.Input((), dtype="int32")
-    h = layers.Reshape((1, 1, hp.z_dim + CLASSES))(layers.Concatenate()([z, keras.ops.one_hot(label, CLASSES)]))
-    h = bn_lrelu(layers.Conv2DTranspose(2 * f, 7, padding="valid", kernel_initializer=init)(h), hp.bn_momentum)
+    y = keras.ops.one_hot(label, CLASSES)
+    h = layers.Reshape((1, 1, hp.z_dim + CLASSES))(layers.Concatenate()([z, y]))
+    h = g_bn_lrelu(layers.Conv2DTranspose(2 * f, 7, padding="valid", kernel_initializer=init)(h))
     for _ in range(hp.g_7x7_layers):
-        h = bn_lrelu(layers.Conv2DTranspose(2 * f, 3, padding="same", use_bias=False, kernel_initializer=init)(h), hp.bn_momentum)
-    h = bn_lrelu(layers.Conv2DTranspose(f, 5, 2, padding="same", kernel_initializer=init)(h), hp.bn_momentum)
+        h = g_bn_lrelu(layers.Conv2DTranspose(2 * f, 3, padding="same", use_bias=False, kernel_initializer=init)(h))
+    h = g_bn_lrelu(layers.Conv2DTranspose(f, 5, 2, padding="same", kernel_initializer=init)(h))
     images = layers.Conv2DTranspose(1, 5, 2, padding="same", activation="tanh", kernel_initializer=init)(h)
     g = keras.Model([z, label], images, name="generator")
 

@@ -65,9 +65,13 @@ def _down(in_channels, out_channels, kernel, stride, bias=True):
 
 
 def _initialize(net, init):
-    """Weights as ours start: `init` on every dense and convolution weight, zero biases."""
+    """Weights as ours start: `init` on every dense and convolution weight, zero biases; a conditional
+    batch norm's scales at 1 and shifts at 0, as a plain one's."""
     for module in net.modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(module, ConditionalBatchNorm):
+            nn.init.ones_(module.gamma.weight)
+            nn.init.zeros_(module.beta.weight)
+        elif isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             init(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -113,22 +117,40 @@ def dcgan(hp):
     return _initialize(g, _normal(hp)), _initialize(d, _normal(hp))
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are the label's own (G_CONDITIONAL_BN): bias-free dense layers on
+    the one-hot label, as ours computes them (an embedding would be the same weights, not the same FLOPs)."""
+
+    def __init__(self, hp, features):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(features, eps=EPSILON, momentum=1 - hp.bn_momentum, affine=False)
+        self.gamma, self.beta = nn.Linear(CLASSES, features, bias=False), nn.Linear(CLASSES, features, bias=False)
+
+    def forward(self, h, y):
+        return self.norm(h) * self.gamma(y)[:, :, None, None] + self.beta(y)[:, :, None, None]
+
+
 class ConditionalGenerator(nn.Module):
     """gan_cdcgan.py's G: [z, one-hot label] as a 1×1 map, a 7×7 VALID transposed convolution, then as
-    the DCGAN's."""
+    the DCGAN's; with G_CONDITIONAL_BN each batch norm also reads the label."""
 
     def __init__(self, hp):
         super().__init__()
-        f = hp.g_filters
-        layers = [nn.ConvTranspose2d(hp.z_dim + CLASSES, 2 * f, 7), _g_batch_norm(hp, 2 * f), nn.LeakyReLU(0.2)]
-        for _ in range(hp.g_7x7_layers):
-            layers += [_up(2 * f, 2 * f, 3, 1), _g_batch_norm(hp, 2 * f), nn.LeakyReLU(0.2)]
-        layers += [_up(2 * f, f, 5, 2, bias=True), _g_batch_norm(hp, f), nn.LeakyReLU(0.2), _up(f, 1, 5, 2, bias=True), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        f, self.conditional_bn = hp.g_filters, hp.g_conditional_bn
+        norm = (lambda n: ConditionalBatchNorm(hp, n)) if self.conditional_bn else (lambda n: _g_batch_norm(hp, n))
+        self.convolutions = nn.ModuleList([nn.ConvTranspose2d(hp.z_dim + CLASSES, 2 * f, 7)])
+        self.convolutions.extend(_up(2 * f, 2 * f, 3, 1) for _ in range(hp.g_7x7_layers))
+        self.convolutions.append(_up(2 * f, f, 5, 2, bias=True))
+        self.norms = nn.ModuleList(norm(c.out_channels) for c in self.convolutions)
+        self.out = _up(f, 1, 5, 2, bias=True)
 
     def forward(self, z, labels):
         y = F.one_hot(labels, CLASSES).to(z.dtype)
-        return self.net(torch.cat([z, y], 1)[:, :, None, None])
+        h = torch.cat([z, y], 1)[:, :, None, None]
+        for convolution, norm in zip(self.convolutions, self.norms, strict=True):
+            h = convolution(h)
+            h = F.leaky_relu(norm(h, y) if self.conditional_bn else norm(h), 0.2)
+        return torch.tanh(self.out(h))
 
 
 class ProjectionDiscriminator(nn.Module):
