@@ -89,18 +89,20 @@ def test_a_history_moved_away_restarts_where_the_run_resumes_even_after_a_kill(t
     assert (tmp_path / "history-mine.csv").read_text().count("\n") == 11  # the user's copy untouched
 
 
-def test_a_cut_write_s_temporary_files_go_at_the_next_start_and_no_user_file_with_them(tmp_path, tiny_mnist):
-    out = tmp_path / "run"
-    argv = [*TINY_FC, "--data-dir", tiny_mnist, "--out-dir", out, "--steps-per-epoch", "5"]
-    assert run_main(gan_fc, [*argv, "--epochs", "1", "--eval-every", "1"]) == 0
-    cut = [
-        out / "checkpoints" / "ckpt-10.index.tempstate8812",
-        out / "checkpoints" / "best" / "ckpt-5.data-00000-of-00001.tempstate3",
-    ]
-    mine = [out / "checkpoints" / "ckpt-10.index.tempstate-notes", out / "checkpoints" / "best" / "ckpt.tempstate1"]
+def test_a_cut_write_s_temporary_files_go_at_the_next_start_and_no_user_file_with_them(tmp_path):
+    """Checkpoints.restore, where every session starts: TensorFlow's `.tempstate<n>` files of a write a
+    crash cut short go, in checkpoints/ and best/; files of other names stay."""
+    run = runs.RunFolder(tmp_path / "run")
+    run.best.mkdir(parents=True)
+    cut = [run.checkpoints / "ckpt-10.index.tempstate8812", run.best / "ckpt-5.data-00000-of-00001.tempstate3"]
+    mine = [run.checkpoints / "ckpt-10.index.tempstate-notes", run.best / "ckpt.tempstate1", run.checkpoints / "notes.tempstate2"]
     for path in (*cut, *mine):
         path.write_text("x")
-    assert run_main(gan_fc, [*argv, "--epochs", "2", "--eval-every", "1"]) == 0
+    with tf.Graph().as_default():
+        tf.get_variable("w", [1])
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            assert checkpoints.Checkpoints(run, saver, tf.constant(True)).restore(sess) is None  # nothing to restore
     assert not any(p.exists() for p in cut) and all(p.read_text() == "x" for p in mine)
 
 
