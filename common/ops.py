@@ -64,19 +64,29 @@ def conv2d_transpose(x, filters, kernel, stride, name, padding="SAME", use_bias=
         return y
 
 
-def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3):
+def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3, condition=None):
     """Batch norm over every axis but the last.
 
     In training mode it normalises with the batch's own statistics and puts the moving-average updates
     in `tf.GraphKeys.UPDATE_OPS`, which the training step must run; in inference mode (sample grids,
     `--generate`) it uses the moving averages and updates nothing. `training` is a Python bool: the
     scripts build the generator once per mode rather than switching inside the graph.
+
+    With `condition` (float [batch, classes]: one-hot rows, or a label between digits), the scale and
+    shift are each class's own, mixed by those weights (conditional batch norm, de Vries et al. 2017):
+    the statistics stay shared, what is made of them depends on the digit.
     """
     channels = x.shape[-1]
     axes = list(range(len(x.shape) - 1))
     with tf.variable_scope(name):
-        gamma = tf.get_variable("gamma", [channels], initializer=tf.ones_initializer())
-        beta = tf.get_variable("beta", [channels], initializer=tf.zeros_initializer())
+        if condition is None:
+            gamma = tf.get_variable("gamma", [channels], initializer=tf.ones_initializer())
+            beta = tf.get_variable("beta", [channels], initializer=tf.zeros_initializer())
+        else:
+            classes = condition.shape[-1]
+            class_gamma = tf.get_variable("class_gamma", [classes, channels], initializer=tf.ones_initializer())
+            class_beta = tf.get_variable("class_beta", [classes, channels], initializer=tf.zeros_initializer())
+            gamma, beta = tf.ones([channels]), tf.zeros([channels])  # the shared normalisation's: none
         stats = dict(trainable=False, collections=[tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MOVING_AVERAGE_VARIABLES])
         moving_mean = tf.get_variable("moving_mean", [channels], initializer=tf.zeros_initializer(), **stats)
         moving_var = tf.get_variable("moving_variance", [channels], initializer=tf.ones_initializer(), **stats)
@@ -99,6 +109,9 @@ def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3):
             else:
                 mean, var = moving_mean, moving_var
             y = tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
+        if condition is not None:  # a one-hot row picks its class's values exactly (the other terms are 0)
+            shape = [-1] + [1] * (len(x.shape) - 2) + [channels]
+            y = y * tf.reshape(tf.matmul(condition, class_gamma), shape) + tf.reshape(tf.matmul(condition, class_beta), shape)
         if training:
             decay = 1.0 - momentum
             tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, moving_mean.assign_sub((moving_mean - mean) * decay))

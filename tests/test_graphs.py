@@ -300,6 +300,28 @@ def test_cdcgan_d_judges_the_image_with_its_label_through_the_projection_alone()
     assert not np.allclose(la, lb)
 
 
+def test_cdcgan_g_s_batch_norms_take_each_digit_s_own_scale_and_shift():
+    """With G_CONDITIONAL_BN a digit's row of `class_gamma` moves only that digit's images; the classic
+    flag gives the plain batch norm back."""
+    import gan_cdcgan
+
+    graph, _, init, args = build("gan_cdcgan")
+    with graph.as_default():
+        labels = tf.constant([3, 3, 5, 5])
+        images = gan_cdcgan.generator(tf.ones([4, args.z_dim]), labels, args, training=False)
+        gammas = [v for v in tf.trainable_variables() if v.name.startswith("generator/") and "class_gamma" in v.name]
+        scale_threes = tf.group(*[g[3].assign(2.0 * g[3]) for g in gammas])
+    assert gammas and not any(v.name.endswith("/gamma:0") for v in tf.trainable_variables() if v.name.startswith("generator/"))
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        before = sess.run(images)
+        sess.run(scale_threes)
+        after = sess.run(images)
+    assert not np.allclose(before[:2], after[:2]) and np.array_equal(before[2:], after[2:])
+    plain, *_ = build("gan_cdcgan", [*TINY["gan_cdcgan"], "--no-g-conditional-bn"])
+    assert not any("class_gamma" in v.name for v in plain.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
+
+
 def _values(sess, variables):
     return [sess.run(v) for v in variables]
 
