@@ -3,8 +3,6 @@ noise; D reads it through a projection (Miyato & Koyama 2018): the label picks a
 over D's features. Grown from the classic TF1 cDCGAN script (CLASSIC below: its architecture and rates,
 with its two label bugs fixed: G is asked for all ten digits, and D judges each fake with the label it
 was drawn for) the way the DCGAN was: G learns at 4× D's rate, and both have two 3×3 layers at 7×7.
-Its own change: each of G's batch norms scales and shifts by the digit's own values (conditional batch
-norm, as Miyato & Koyama's G has it), so the label shapes every layer, not only the first.
 
     python gan_cdcgan.py                  # train (resumes if this configuration was trained before)
     python gan_cdcgan.py --generate 100 --label 7 --to sevens.png
@@ -36,7 +34,7 @@ D_CONDITION = "projection"  # how D sees the label: "projection" (the label pick
 #   Miyato & Koyama 2018) or "input" (ten label planes beside the image, the classic script's)
 INIT_STDDEV = 0.02  # every weight starts as N(0, this), as in the classic script and the DCGAN paper
 Z_TEMPERATURE = 1.05  # samples draw z a little warmer than training's 1: a lower FD for a few wrong digits (see sample)
-G_CONDITIONAL_BN = True  # each of G's batch norms scales and shifts by the digit's own values (the classic script: no)
+G_CONDITIONAL_BN = False  # each of G's batch norms scales and shifts by the digit's own values: no better (docs/results.md)
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (docs/results.md)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 SEED = 0
@@ -45,7 +43,7 @@ HPARAMS = flags.hyperparameters(globals())  # every constant above is also a fla
 CLASSES = 10
 
 # ------------------------------------------------------------------------------ the two networks
-# G: [z100 N(0,1), y10] 1×1 → dconv128 7 valid cBN lrelu.2 → 2× dconv128 3s1 cBN lrelu.2
+# G: [z100 N(0,1), y10] 1×1 → dconv128 7 valid BN lrelu.2 → 2× dconv128 3s1 BN lrelu.2
 #    → dconv64 5s2 BN lrelu.2 → dconv1 5s2 tanh
 # D: x28 → conv64 5s2 lrelu.2 → conv128 5s2 BN lrelu.2 → 2× conv128 3s1 BN lrelu.2
 #    → conv1 7 valid + ⟨V[y], features⟩ → logit
@@ -53,7 +51,7 @@ CLASSES = 10
 # instead of the projection.
 CLASSIC = (
     "--lr 2e-4 --d-lr 2e-4 --g-filters 128 --d-filters 128 --g-7x7-layers 0 --d-7x7-layers 0 --d-condition input "
-    "--no-g-conditional-bn --z-temperature 1"
+    "--z-temperature 1"
 )
 
 
