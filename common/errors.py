@@ -119,9 +119,12 @@ def quiet_interrupts():
         # swallows as well: the signal is sent again a moment after the hook has returned.
         previous_alarm = signal.getsignal(signal.SIGALRM)
 
-        def again(_signum, _frame):
+        def again(_signum, frame):  # the handler in force now, or the exception itself if none is Python's
             signal.signal(signal.SIGALRM, previous_alarm)
-            os.kill(os.getpid(), signum)
+            handler = signal.getsignal(signum)
+            if not callable(handler):  # ignored, as in a child of a process that ignores Ctrl-C
+                raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+            handler(signum, frame)
 
         signal.signal(signal.SIGALRM, again)
         signal.setitimer(signal.ITIMER_REAL, 0.001)

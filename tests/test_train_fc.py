@@ -53,26 +53,26 @@ def test_fixed_noise_grid_is_the_same_across_runs_and_changes_with_training(tmp_
 
 
 def test_resume_is_exact(tmp_path, tiny_mnist, capsys):
-    """2000 steps straight == 1000 + resume 1000 == Ctrl-C mid-epoch at step 1234 + resume (one step
-    per session.run, the default on a CPU)."""
+    """800 steps straight == 400 + resume 400 == Ctrl-C mid-epoch at step 534 + resume (one step per
+    session.run, the default on a CPU)."""
     straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
-    steps = ["--steps-per-epoch", "250"]
+    steps = ["--steps-per-epoch", "100"]
     assert fc(straight, tiny_mnist, "--epochs", "8", *steps) == 0
     assert fc(resumed, tiny_mnist, "--epochs", "4", *steps) == 0
     assert fc(resumed, tiny_mnist, "--epochs", "8", *steps) == 0  # raising --epochs continues the run
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(guards.FAULT_ENV, "sigint@1234")
+        mp.setenv(guards.FAULT_ENV, "sigint@534")
         assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 130
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0, err
-    assert "SIGINT at step 1234" in err and "checkpoint saved" in err and "run the same command again to resume" in err
-    assert tf.train.latest_checkpoint(str(interrupted / "checkpoints")).endswith("ckpt-1234")
+    assert "SIGINT at step 534" in err and "checkpoint saved" in err and "run the same command again to resume" in err
+    assert tf.train.latest_checkpoint(str(interrupted / "checkpoints")).endswith("ckpt-534")
     assert fc(interrupted, tiny_mnist, "--epochs", "8", *steps) == 0
     assert "resuming" in capsys.readouterr().out
 
     final = weights(straight)
-    assert final["global_step"] == 2000
+    assert final["global_step"] == 800
     assert max_abs_diff(final, weights(resumed)) <= 1e-5
     assert max_abs_diff(final, weights(interrupted)) <= 1e-5
     assert read_history(resumed) == read_history(straight)
