@@ -2,6 +2,7 @@
 op types from one traced run. Counts do not vary with a busy machine, so the utilization, the classic
 loop's FLOP ratio and the projected GPU rest on them rather than on a second stopwatch."""
 
+from benchmarks import xla
 from common.tfcompat import tf
 
 CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
@@ -100,8 +101,6 @@ def kernel_count(sess, fetches, clusters=None):
     """Ops one traced step executes that would be device kernels on a GPU: everything but constants,
     variable handles and reads, identities, no-ops, and what is pinned to the host. With XLA, a
     cluster counts as the kernels of its compiled module, `clusters` ({name: kernels}, see xla.py)."""
-    from benchmarks import xla
-
     traced = _traced(sess, fetches)
     skip = ("Const", "NoOp", "Identity", "VarHandleOp", "ReadVariableOp", "_Arg", "_Retval", "_Send", "_Recv")
     host = {op.name for op in sess.graph.get_operations() if "CPU" in op.device.upper()}

@@ -42,7 +42,7 @@ def time_the_loop(trainer, steps, repeats):
 def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run, profile=False, compiled=False):
     """Our loop: the script's graph as `loop.train` builds it, timed as `loop.Trainer` runs it. With
     `compiled`, `config` clusters the graph for XLA (xla.py), whose modules then give the kernel count."""
-    modules_before = set(xla.compiled_modules())
+    modules_before = set(xla.compiled_modules()) if compiled else set()
     started = time.perf_counter()
     args.eval_every = 0  # the sample-quality evaluation is not part of a training step
     images, labels = data

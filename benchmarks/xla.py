@@ -40,7 +40,7 @@ def configure(config):
 
 
 def compiled_modules():
-    """The dumped modules so far: {file name: its text}, the optimized form of each cluster XLA compiled."""
+    """The dumped modules so far: {file name: its path}, the optimized form of each cluster XLA compiled."""
     if _DUMP_DIR is None:
         return {}
     return {p.name: p for p in sorted(_DUMP_DIR.glob("*after_optimizations.txt"))}

@@ -85,7 +85,11 @@ def run(args):
         xla.enable()
     tfcompat.load()
     config = session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads)
-    xla_config = xla.configure(session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads))
+    xla_config = (
+        xla.configure(session_config(intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads))
+        if args.xla
+        else None
+    )
     machine = {**machine_line(config), "device": device.choose(args.device)}
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, TF {machine['tensorflow']}, threads {machine['threads']}")
     columns = [COLUMNS[0], OURS_XLA, *COLUMNS[1:]] if args.xla else list(COLUMNS)
