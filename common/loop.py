@@ -166,18 +166,12 @@ class Trainer:
         if stopped is not None:
             done = step - (epoch - 1) * per_epoch
             if step == self.epochs * per_epoch:  # trained to the end; the last grid (and evaluation) were skipped
-                print(
-                    f"{name} after the last step ({step}): all {self.epochs} epochs trained, checkpoint saved in "
-                    f"{self.run.checkpoints}; the last epoch's grid and evaluation were cut short: run the same "
-                    "command again to finish them",
-                    file=sys.stderr,
-                )
-                return stopped
-            print(
-                f"{name} at step {step} (epoch {epoch}, {done}/{per_epoch} steps in): checkpoint saved "
-                f"in {self.run.checkpoints}; run the same command again to resume",
-                file=sys.stderr,
-            )
+                where = f"after the last step ({step}): all {self.epochs} epochs trained,"
+                then = "the last epoch's grid and evaluation were cut short: run the same command again to finish them"
+            else:
+                where = f"at step {step} (epoch {epoch}, {done}/{per_epoch} steps in):"
+                then = "run the same command again to resume"
+            print(f"{name} {where} checkpoint saved in {self.run.checkpoints}; {then}", file=sys.stderr)
             return stopped
         print(f"done: {self.run.path}")
         return None
