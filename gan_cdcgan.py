@@ -37,6 +37,8 @@ Z_TEMPERATURE = 1.05  # samples draw z a little warmer than training's 1: a lowe
 G_CONDITIONAL_BN = False  # each of G's batch norms scales and shifts by the digit's own values: no better (docs/results.md)
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving statistics (docs/results.md)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
+MODE_SEEKING = 0.0  # λ of the mode-seeking term (Mao et al. 2019): G's loss + λ / (image distance ÷ z distance)
+#   over pairs of fakes of one digit, so that different noise draws a different style (0 = off)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -140,6 +142,15 @@ def fixed_grid(hp):
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step
+def mode_seeking_penalty(fake, z, pairs):
+    """1 / (mean |G(z1) − G(z2)| ÷ mean |z1 − z2|) over the pairs (fake i, fake i + pairs): large when
+    two noise vectors draw nearly the same image. Told the digit, G can afford to ignore much of its
+    noise and draw each digit's styles narrower than the data has them; this term makes that cost."""
+    images = tf.reduce_mean(tf.abs(fake[:pairs] - fake[pairs : 2 * pairs]))
+    noises = tf.reduce_mean(tf.abs(z[:pairs] - z[pairs : 2 * pairs]))
+    return 1.0 / (images / noises + 1e-5)
+
+
 def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
@@ -165,6 +176,9 @@ def build_graph(hp, dataset):
             dtype=tf.int32,
             name="fake_labels",
         )
+        pairs = hp.batch_size // 2
+        if hp.mode_seeking:  # fake i and fake i + pairs are the same digit from two noise vectors
+            fake_labels = tf.concat([fake_labels[:pairs], fake_labels[: hp.batch_size - pairs]], 0, name="paired_labels")
         with ops.collect_updates() as g_bn_updates:
             fake = generator(z, fake_labels, hp, training=True)
 
@@ -174,6 +188,8 @@ def build_graph(hp, dataset):
 
         with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
             g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
+            if hp.mode_seeking:
+                g_loss += hp.mode_seeking * mode_seeking_penalty(fake, z, pairs)
             g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
         g_update = tf.group(g_step, *g_bn_updates)  # the moving averages follow this step's G batch
         train_op, refresh = gan.average_generator(hp, g_update, step, sample)

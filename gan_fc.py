@@ -31,6 +31,7 @@ G_BATCH_NORM = True  # batch norm before each of G's hidden activations (the cla
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages (with G_BATCH_NORM and --g-average 0)
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one classic script used 0.1)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
+PACKING = 1  # D judges this many images at once, side by side (PacGAN, Lin et al. 2018; 1: one, the classic)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -55,7 +56,7 @@ def generator(z, hp, training=True):
 
 def discriminator(x, hp):
     with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
-        h = tf.reshape(x, [-1, 28 * 28])
+        h = tf.reshape(x, [-1, hp.packing * 28 * 28])  # PACKING images in a row: one input, one logit
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc1"), 0.2)
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc2"), 0.2)
         return ops.dense(h, 1, "fc3")

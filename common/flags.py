@@ -81,6 +81,7 @@ RANGES = {
     "BN_MOMENTUM": unit_interval,
     "G_AVERAGE": unit_interval,
     "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
+    "MODE_SEEKING": nonnegative_float,  # 0: off
     "G_KERNEL": kernel_size,  # the DCGAN's maps are 7×7 to 28×28: a larger kernel would be mostly padding
     "D_KERNEL": kernel_size,
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
@@ -291,6 +292,10 @@ def parse(description, hparams, argv=None, conditional=False):
             f"--z-modes {args.z_modes} needs --z-dim ≥ {args.z_modes} (each mode shifts its own axis of z), "
             f"not {args.z_dim}: raise --z-dim or lower --z-modes (0: one Gaussian)"
         )
+    if args.batch_size % getattr(args, "packing", 1):
+        parser.error(f"--batch-size {args.batch_size} does not split into packs of {args.packing}: make it a multiple")
+    if getattr(args, "mode_seeking", 0) and args.batch_size < 2:
+        parser.error("--mode-seeking compares images in pairs: it needs --batch-size 2 or more")
     args.checkpoint = args.checkpoint or "latest"
     _check_walk_flags(parser, args, conditional, "Z_MODES" in hparams)
     if args.to is not None:

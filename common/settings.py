@@ -36,6 +36,8 @@ ADDED_LATER = {
     "g_batch_norm": {"gan_fc": False},
     "g_conditional_bn": {"gan_cdcgan": False},
     "bn_momentum": {"gan_fc": 0.9},
+    "mode_seeking": {"gan_cdcgan": 0.0},
+    "packing": {"gan_fc": 1},
 }
 
 

@@ -159,6 +159,8 @@ BAD_FLAGS = [
     (["--to", "x.npz"], "--to goes with --generate"),
     (["--label-smoothing", "1"], "--label-smoothing"),
     (["--no-such-flag"], "unrecognized arguments"),
+    (["--packing", "3"], "packs of 3"),
+    (["--packing", "0"], "--packing"),
 ]
 
 
@@ -179,6 +181,7 @@ def test_bad_values_that_need_the_data_or_a_run(tmp_path, tiny_mnist, capsys):
             "larger than the 4096 training images",
         ),
         (gan_cdcgan, ["--generate", "5", "--label", "10"], "a digit 0–9"),
+        (gan_cdcgan, ["--mode-seeking", "1", "--batch-size", "1"], "in pairs"),
     ]
     for module, argv, words in cases:
         assert run_main(module, argv) == 2

@@ -322,6 +322,49 @@ def test_cdcgan_g_s_batch_norms_take_each_digit_s_own_scale_and_shift():
     assert not any("class_gamma" in v.name for v in plain.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
 
 
+def test_fc_packing_gives_one_logit_per_pack_of_images_side_by_side():
+    """With PACKING 2, D's first layer reads two images at once: a batch of 6 gets 3 logits, and
+    changing one image changes its own pack's logit alone."""
+    import gan_fc
+
+    graph, _, init, args = build("gan_fc", [*TINY["gan_fc"], "--packing", "2"])
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [6, 28, 28, 1])
+        logits = gan_fc.discriminator(x, args)
+        (first,) = [v for v in tf.trainable_variables() if v.name == "discriminator/fc1/weights:0"]
+    assert first.shape.as_list() == [2 * 28 * 28, args.d_hidden]
+    images = np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1))
+    changed = images.copy()
+    changed[3] = -changed[3]  # the second image of the second pack
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        before, after = sess.run(logits, {x: images}), sess.run(logits, {x: changed})
+    assert before.shape == (3, 1)
+    assert np.array_equal(before[[0, 2]], after[[0, 2]]) and not np.allclose(before[1], after[1])
+
+
+def test_cdcgan_mode_seeking_pairs_digits_and_charges_g_for_alike_images():
+    """Fake i and fake i + B/2 are asked for the same digit, and the penalty is 1 / (mean image
+    distance ÷ mean noise distance) of those pairs: high for a G that ignores its noise."""
+    import gan_cdcgan
+
+    graph, _, init, args = build("gan_cdcgan", [*TINY["gan_cdcgan"], "--mode-seeking", "1"])
+    labels = graph.get_tensor_by_name("paired_labels:0")
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        drawn = sess.run(labels)
+    pairs = args.batch_size // 2
+    assert len(drawn) == args.batch_size and np.array_equal(drawn[:pairs], drawn[pairs:]) and len(set(drawn)) > 1
+
+    rng = np.random.default_rng(0)
+    z, images = rng.normal(size=(6, 5)), rng.uniform(-1, 1, (6, 28, 28, 1))
+    alike = np.concatenate([images[:3], images[:3] + 0.01])
+    with tf.Graph().as_default(), tf.Session() as sess:
+        varied, same = sess.run([gan_cdcgan.mode_seeking_penalty(tf.constant(i), tf.constant(z), 3) for i in (images, alike)])
+    expected = np.abs(z[:3] - z[3:]).mean() / np.abs(images[:3] - images[3:]).mean()
+    assert varied == pytest.approx(expected, rel=1e-4) and same > 50 * varied
+
+
 def _values(sess, variables):
     return [sess.run(v) for v in variables]
 
@@ -332,6 +375,16 @@ def _all(pairs, same):
 
 def test_d_step_changes_only_d_and_the_full_step_adds_only_a_g_update(built, tmp_path):
     _, graph, model, init, _ = built
+    _check_one_step(graph, model, init, tmp_path)
+
+
+@pytest.mark.parametrize("script, option", [("gan_fc", ["--packing", "2"]), ("gan_cdcgan", ["--mode-seeking", "1"])])
+def test_the_options_steps_change_only_d_then_g(script, option, tmp_path):
+    graph, model, init, _ = build(script, [*TINY[script], *option])
+    _check_one_step(graph, model, init, tmp_path)
+
+
+def _check_one_step(graph, model, init, tmp_path):
     with graph.as_default():
         g_vars, d_vars = ops.trainable_variables("generator"), ops.trainable_variables("discriminator")
         step = tf.train.get_global_step()
