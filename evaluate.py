@@ -176,10 +176,6 @@ def main(argv=None):
         if args.draw_from == "average" and args.z_temperature is None:
             for run in folders:  # metrics.json goes there: a read-only folder is found before the evaluation
                 runs.check_writable(run.path)
-        for run in folders if args.z_temperature is not None else ():  # found before any run is evaluated
-            script = settings.read_config(run)["script"]
-            if "Z_TEMPERATURE" not in importlib.import_module(script).HPARAMS:
-                raise errors.UsageError(f"--z-temperature: {run.path} is a run of {script}.py, which has no Z_TEMPERATURE")
         where = device.choose(args.device)
         configs = []
         for run in folders:

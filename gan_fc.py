@@ -25,6 +25,7 @@ BETA1 = 0.5  # Adam's first-moment decay; 0.5 (not 0.9) keeps the two players fr
 Z_DIM = 96
 Z_MODES = 10  # z from a mixture of this many unit Gaussians, as gan_dcgan.py's (0: U(−1, 1), the classic scripts')
 Z_MODE_DISTANCE = 4.0  # each mode's centre: this far out on its own axis of z
+Z_TEMPERATURE = 1.0  # samples (grids, evaluation, --generate) draw z's spread at this scale, training at 1
 G_HIDDEN = 1024  # units in each of the generator's two hidden layers
 D_HIDDEN = 512  # units in each of the discriminator's two hidden layers (the classic script: 256)
 G_BATCH_NORM = True  # batch norm before each of G's hidden activations (the classic script: none)
@@ -66,11 +67,12 @@ def discriminator(x, hp, modes=False):
         return (logit, ops.dense(h, hp.z_modes, "mode")) if modes else logit
 
 
-def noise(count, seed, hp):
-    """U(−1, 1), or with Z_MODES the DCGAN's mixture of Gaussians (gan.noise_parts)."""
+def noise(count, seed, hp, scale=1.0):
+    """U(−1, 1), or with Z_MODES the DCGAN's mixture of Gaussians (gan.noise_parts); `scale` widens or
+    narrows the uniform cube, or each mode's Gaussian about its centre (Z_TEMPERATURE)."""
     if not hp.z_modes:
-        return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-1.0, maxval=1.0)
-    centre, gaussian = gan.noise_parts(count, seed, hp)
+        return tf2.random.stateless_uniform(tf.stack([count, hp.z_dim]), seed, minval=-scale, maxval=scale)
+    centre, gaussian = gan.noise_parts(count, seed, hp, scale)
     return centre + gaussian
 
 
@@ -79,8 +81,8 @@ def latent(count, seed, hp):
     straight line between two of its points stays inside it: a walk goes straight. A mixture's walk
     is the DCGAN's (its latent() says why)."""
     if not hp.z_modes:
-        return walks.Latent(centre=None, spread=noise(count, seed, hp), spherical=False)
-    centre, gaussian = gan.noise_parts(count, seed, hp)
+        return walks.Latent(centre=None, spread=noise(count, seed, hp, hp.z_temperature), spherical=False)
+    centre, gaussian = gan.noise_parts(count, seed, hp, hp.z_temperature)
     return walks.Latent(centre=centre, spread=gaussian, spherical=True)
 
 
@@ -89,7 +91,8 @@ def sample(hp, count, seed, labels, training=False, z=None):
     (G_AVERAGE): grids, evaluation and `--generate`. (Not conditional: `labels` are ignored. `training`
     measures the average's batch statistics, with G_BATCH_NORM: see gan.average_generator.)"""
     with ops.averaged(hp.g_average > 0):
-        return generator(noise(count, seed, hp) if z is None else z, hp, training)
+        z = noise(count, seed, hp, 1.0 if training else hp.z_temperature) if z is None else z
+        return generator(z, hp, training)
 
 
 # ------------------------------------------------------------------------------ losses, optimizers, step

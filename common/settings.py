@@ -32,7 +32,7 @@ ADDED_LATER = {
     "d_condition": {"gan_cdcgan": "input"},
     "z_modes": {"gan_dcgan": 0, "gan_fc": 0},
     "z_mode_distance": {"gan_dcgan": 3.0, "gan_fc": 4.0},
-    "z_temperature": {"gan_dcgan": 1.0, "gan_cdcgan": 1.0},
+    "z_temperature": {"gan_dcgan": 1.0, "gan_cdcgan": 1.0, "gan_fc": 1.0},
     "g_batch_norm": {"gan_fc": False},
     "g_conditional_bn": {"gan_cdcgan": False},
     "bn_momentum": {"gan_fc": 0.9},

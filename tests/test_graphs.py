@@ -74,16 +74,22 @@ def test_the_readmes_classic_fc_flags_build_the_classic_scripts_networks():
         assert not [v for v in tf.global_variables() if "/bn" in v.name]
 
 
-def test_fc_noise_is_uniform_in_the_classic_and_ten_gaussian_blobs_by_default():
+def test_fc_noise_is_uniform_in_the_classic_and_ten_gaussian_blobs_by_default_each_scaled_by_temperature():
     import gan_fc
 
     with tf.Graph().as_default(), tf.Session() as sess:
         seed = tf.constant([3, 4], tf.int64)
         classic = sess.run(gan_fc.noise(4000, seed, flags.parse("t", gan_fc.HPARAMS, gan_fc.CLASSIC.split())))
         blobs = sess.run(gan_fc.noise(4000, seed, flags.parse("t", gan_fc.HPARAMS, [])))
-    assert classic.min() >= -1 and classic.max() <= 1
+        narrower = sess.run(gan_fc.noise(4000, seed, flags.parse("t", gan_fc.HPARAMS, gan_fc.CLASSIC.split()), 0.5))
+        colder = sess.run(gan_fc.noise(4000, seed, flags.parse("t", gan_fc.HPARAMS, []), 0.5))
+    assert classic.min() >= -1 and classic.max() <= 1 and classic.max() > 0.99
     modes = blobs[:, :10].argmax(1)  # each z sits 4 out on its mode's axis
     assert set(modes) == set(range(10)) and np.allclose(blobs[np.arange(4000), modes].mean(), 4.0, atol=0.1)
+    # Z_TEMPERATURE's scale narrows the cube, and each blob about its centre, which stays put
+    np.testing.assert_allclose(narrower, 0.5 * classic, rtol=1e-6)
+    centres = 2 * colder - blobs  # each row 4 on one of the first ten axes, 0 elsewhere
+    assert np.allclose(centres[:, :10].max(1), 4.0, atol=1e-5) and np.allclose(np.abs(centres).sum(1), 4.0, atol=1e-4)
 
 
 def test_dcgan_architecture_matches_the_comment():
