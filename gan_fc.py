@@ -33,7 +33,6 @@ BN_MOMENTUM = 0.9  # G's batch-norm moving averages (with G_BATCH_NORM and --g-a
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one classic script used 0.1)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 PACKING = 1  # D judges this many images at once, side by side (PacGAN, Lin et al. 2018; 1: one, the classic)
-MODE_INFO = 0.0  # λ: D also guesses each fake's noise mode, and G and D both pay λ × its cross-entropy (InfoGAN)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -56,15 +55,12 @@ def generator(z, hp, training=True):
         return tf.reshape(tf.tanh(ops.dense(h, 28 * 28, "fc3")), [-1, 28, 28, 1])
 
 
-def discriminator(x, hp, modes=False):
-    """The logit; with `modes`, also D's guess at which noise mode drew each image (MODE_INFO): a
-    second head on the same features, as InfoGAN's Q shares D's body."""
+def discriminator(x, hp):
     with tf.variable_scope("discriminator", reuse=tf.AUTO_REUSE):
         h = tf.reshape(x, [-1, hp.packing * 28 * 28])  # PACKING images in a row: one input, one logit
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc1"), 0.2)
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc2"), 0.2)
-        logit = ops.dense(h, 1, "fc3")
-        return (logit, ops.dense(h, hp.z_modes, "mode")) if modes else logit
+        return ops.dense(h, 1, "fc3")
 
 
 def noise(count, seed, hp, scale=1.0):
@@ -107,32 +103,16 @@ def build_graph(hp, dataset):
         the freshly updated D judges the same fakes again (G has not moved, so its forward is reused)."""
         step = inputs.global_step()
         real, _ = inputs.batch(dataset, step, hp.batch_size, hp.seed)
-        seed = inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step)
         with ops.collect_updates() as g_bn_updates:
-            fake = generator(noise(hp.batch_size, seed, hp), hp)
+            fake = generator(noise(hp.batch_size, inputs.stream_seed(hp.seed, inputs.Stream.NOISE, step), hp), hp)
 
-        info = hp.mode_info > 0  # InfoGAN's term: D's second head guesses which noise mode drew each fake
-        drawn = tf.argmax(gan.noise_parts(hp.batch_size, seed, hp)[0], axis=1) if info else None  # mode k: axis k
-
-        def judge(images):  # (D's logit, its guess at the modes, or None)
-            return discriminator(images, hp, modes=True) if info else (discriminator(images, hp), None)
-
-        def plus_mode_cost(loss, guess):  # both networks pay λ × the cross-entropy of D's guess
-            if not info:
-                return loss
-            xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=drawn, logits=guess)
-            return loss + hp.mode_info * tf.reduce_mean(xent, name="mode_cost")
-
-        d_real, (d_fake, guess) = discriminator(real, hp), judge(fake)
+        d_real, d_fake = discriminator(real, hp), discriminator(fake, hp)
         d_loss = gan.bce(d_real, 1.0 - hp.label_smoothing) + gan.bce(d_fake, 0.0)
-        d_step = d_opt.minimize(plus_mode_cost(d_loss, guess), var_list=ops.trainable_variables("discriminator"))
+        d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
         with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
-            g_judged, guess = judge(fake)
-            g_loss = gan.bce(g_judged, 1.0)  # non-saturating: G maximises log D(G(z))
-            g_step = g_opt.minimize(
-                plus_mode_cost(g_loss, guess), var_list=ops.trainable_variables("generator"), global_step=step
-            )
+            g_loss = gan.bce(discriminator(fake, hp), 1.0)  # non-saturating: G maximises log D(G(z))
+            g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)
         g_update = tf.group(g_step, *g_bn_updates) if g_bn_updates else g_step  # + the moving averages' updates
         train_op, refresh = gan.average_generator(hp, g_update, step, sample)
         return gan.Step(train_op, d_step, gan.step_metrics(d_loss, g_loss, d_real, d_fake), refresh)

@@ -82,7 +82,6 @@ RANGES = {
     "G_AVERAGE": unit_interval,
     "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
     "MODE_SEEKING": nonnegative_float,  # 0: off
-    "MODE_INFO": nonnegative_float,  # 0: off
     "G_KERNEL": kernel_size,  # the DCGAN's maps are 7×7 to 28×28: a larger kernel would be mostly padding
     "D_KERNEL": kernel_size,
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers
@@ -295,8 +294,6 @@ def parse(description, hparams, argv=None, conditional=False):
         )
     if args.batch_size % getattr(args, "packing", 1):
         parser.error(f"--batch-size {args.batch_size} does not split into packs of {args.packing}: make it a multiple")
-    if getattr(args, "mode_info", 0) and not args.z_modes:
-        parser.error("--mode-info has D guess each fake's noise mode: it needs --z-modes 2 or more, not 0")
     if getattr(args, "mode_seeking", 0) and args.batch_size < 2:
         parser.error("--mode-seeking compares images in pairs: it needs --batch-size 2 or more")
     args.checkpoint = args.checkpoint or "latest"

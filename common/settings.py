@@ -38,7 +38,6 @@ ADDED_LATER = {
     "bn_momentum": {"gan_fc": 0.9},
     "mode_seeking": {"gan_cdcgan": 0.0},
     "packing": {"gan_fc": 1},
-    "mode_info": {"gan_fc": 0.0},
 }
 
 

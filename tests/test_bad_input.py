@@ -161,7 +161,6 @@ BAD_FLAGS = [
     (["--no-such-flag"], "unrecognized arguments"),
     (["--packing", "3"], "packs of 3"),
     (["--packing", "0"], "--packing"),
-    (["--mode-info", "1", "--z-modes", "0"], "needs --z-modes"),
 ]
 
 
