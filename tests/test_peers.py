@@ -134,3 +134,29 @@ def test_a_different_network_is_named_with_both_figures():
     sizes = {"params": {"peer": {"g": 10, "d": 1001}, "ours": {"g": 10, "d": 1000}}}
     sizes["flops_per_image"] = {"peer": {"g": 4, "d": 6}, "ours": {"g": 4, "d": 6}}
     assert rounds._same(sizes) == "params ✗ (G 10 vs ours 10, D 1,001 vs ours 1,000), FLOPs ✓"
+
+
+def test_the_peers_mode_seeking_penalty_is_the_scripts():
+    """harness.mode_seeking_penalty, given numpy here (keras.ops and torch read alike), equals
+    gan_cdcgan's."""
+    import gan_cdcgan
+    from benchmarks.peers import harness
+    from common.tfcompat import tf
+
+    rng = np.random.default_rng(0)
+    fake, z = rng.uniform(-1, 1, (6, 28, 28, 1)), rng.normal(size=(6, 5))
+    with tf.Graph().as_default(), tf.Session() as sess:
+        script = sess.run(gan_cdcgan.mode_seeking_penalty(tf.constant(fake), tf.constant(z), 3))
+    assert harness.mode_seeking_penalty(fake, z, 3, np) == pytest.approx(script, rel=1e-6)
+
+
+def test_pytorch_peer_pairs_the_digits_under_mode_seeking(torch_peers):
+    from benchmarks.peers import harness
+
+    hp = harness.hyperparameters("cdcgan", 4)
+    hp.mode_seeking = 1.0
+    gan = torch_peers.TorchGAN("cdcgan", hp, channels_last=True, device="cpu")
+    _, labels = gan._noise()
+    assert torch_peers.torch.equal(labels[:2], labels[2:])
+    gan.run()
+    assert all(np.isfinite(gan.finish()))

@@ -32,6 +32,14 @@ def hyperparameters(model, batch):
     return hp
 
 
+def mode_seeking_penalty(fake, z, pairs, ops):
+    """gan_cdcgan.mode_seeking_penalty for a peer (`ops`: keras.ops or torch, whose `abs` and `mean`
+    read alike): 1 / (mean image distance ÷ mean noise distance) over the pairs (i, i + pairs)."""
+    images = ops.mean(ops.abs(fake[:pairs] - fake[pairs : 2 * pairs]))
+    noises = ops.mean(ops.abs(z[:pairs] - z[pairs : 2 * pairs]))
+    return 1.0 / (images / noises + 1e-5)
+
+
 def adam_settings(hp):
     """(G's rate, D's rate, beta1, beta2). The FC has one rate for both; the scripts that set no BETA2
     take Adam's default, 0.999, as TensorFlow's AdamOptimizer does."""

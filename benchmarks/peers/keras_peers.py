@@ -187,7 +187,13 @@ class KerasGAN:
         if getattr(self.hp, "z_modes", 0):
             mode = keras.random.randint((self.batch,), 0, self.hp.z_modes, seed=self.seeds)
             z += self.hp.z_mode_distance * keras.ops.one_hot(mode, self.hp.z_dim)
-        return [z, keras.random.randint((self.batch,), 0, CLASSES, seed=self.seeds)] if self.conditional else z
+        if not self.conditional:
+            return z
+        labels = keras.random.randint((self.batch,), 0, CLASSES, seed=self.seeds)
+        if getattr(self.hp, "mode_seeking", 0):  # fake i and fake i + B/2 are the same digit, as the script pairs them
+            pairs = self.batch // 2
+            labels = tf.concat([labels[:pairs], labels[: self.batch - pairs]], 0)
+        return [z, labels]
 
     def _step(self, index):
         rows = index * self.batch + tf.range(self.batch)  # a gather: XLA would compile a slice anew for each start
@@ -204,6 +210,8 @@ class KerasGAN:
         self.d_opt.apply(d_tape.gradient(d_loss, self.d.trainable_variables), self.d.trainable_variables)
         with g_tape:  # the same fakes, judged by the D just updated; the tape holds G's forward pass
             g_loss = self.bce(ones, self.d(fake_pairs, training=True))
+            if getattr(self.hp, "mode_seeking", 0):
+                g_loss += self.hp.mode_seeking * harness.mode_seeking_penalty(fake, noise[0], self.batch // 2, keras.ops)
         self.g_opt.apply(g_tape.gradient(g_loss, self.g.trainable_variables), self.g.trainable_variables)
         t = tf.cast(self.g_opt.iterations, tf.float32)
         forget = 1.0 - tf.minimum(self.hp.g_average, (1.0 + t) / (10.0 + t))

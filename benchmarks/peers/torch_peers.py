@@ -237,7 +237,13 @@ class TorchGAN:
         if getattr(self.hp, "z_modes", 0):
             mode = torch.randint(self.hp.z_modes, (self.batch,), device=self.device)
             z += self.hp.z_mode_distance * F.one_hot(mode, self.hp.z_dim)
-        return (z, torch.randint(CLASSES, (self.batch,), device=self.device)) if self.conditional else (z,)
+        if not self.conditional:
+            return (z,)
+        labels = torch.randint(CLASSES, (self.batch,), device=self.device)
+        if getattr(self.hp, "mode_seeking", 0):  # fake i and fake i + B/2 are the same digit, as the script pairs them
+            pairs = self.batch // 2
+            labels = torch.cat([labels[:pairs], labels[: self.batch - pairs]])
+        return (z, labels)
 
     def step(self, index):
         rows = slice(index * self.batch, (index + 1) * self.batch)
@@ -253,6 +259,8 @@ class TorchGAN:
 
         self.d.requires_grad_(False)
         g_loss = F.binary_cross_entropy_with_logits(self.d(fake, *noise[1:]), self.ones)
+        if getattr(self.hp, "mode_seeking", 0):
+            g_loss = g_loss + self.hp.mode_seeking * harness.mode_seeking_penalty(fake, noise[0], self.batch // 2, torch)
         self.g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_opt.step()
