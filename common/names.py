@@ -87,9 +87,26 @@ def run_name(args, script):
 MAX_NAMED = 4  # settings spelled out in a run folder's name; the rest are counted (config.json has them all)
 
 
-def _digest(args):
+def _digest(args, leave_out=()):
     shaping = result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+    shaping = {k: v for k, v in shaping.items() if k not in leave_out}
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def earlier_digests(args, added_later):
+    """The hashes these settings had before each setting in `added_later` existed — {name: its value
+    then}, in the order they were added — newest first: a run made before a new setting, with the
+    value that reproduces it, is the same run under an older hash. Stops at a setting with another
+    value: no run of these settings can predate it."""
+    leave_out, found = set(), []
+    for name, then in reversed(list(added_later.items())):
+        if name not in args.hparams or name in NOT_IN_RUN_NAME:
+            continue  # not a setting of this script, or never part of the hash
+        if args.hparams[name] != then:
+            break
+        leave_out.add(name)
+        found.append(_digest(args, leave_out))
+    return found
 
 
 def legacy_run_name(args):

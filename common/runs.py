@@ -179,12 +179,23 @@ class RunFolder:
 
 def for_args(args, script):
     """The run folder of a command line: `--out-dir`, or outputs/<script>/<run name> — or the folder
-    of the same settings under its older name, when only that one exists (it resumes there)."""
+    of the same settings under an older name, when only that one exists (it resumes there): the name
+    before names listed what differs, or the hash before a setting was added (one folder of it)."""
     if args.out_dir:
         return RunFolder(args.out_dir)
+    from common.settings import added_later  # settings imports this module
+
     parent = OUTPUTS_DIR / script
     path, legacy = parent / names.run_name(args, script), parent / names.legacy_run_name(args)
-    return RunFolder(legacy if not path.exists() and legacy.is_dir() else path)
+    if path.exists():
+        return RunFolder(path)
+    if legacy.is_dir():
+        return RunFolder(legacy)
+    for digest in names.earlier_digests(args, added_later(script, args.hparams)):
+        older = [p for p in parent.glob(f"*_{digest}") if p.is_dir() and not p.is_symlink()]
+        if len(older) == 1:
+            return RunFolder(older[0])
+    return RunFolder(path)
 
 
 def point_latest(run):

@@ -41,6 +41,16 @@ ADDED_LATER = {
 }
 
 
+def added_later(script, hparams):
+    """{name: the value that reproduces a run made before it existed} of `script`'s later settings,
+    in the order they were added (a CopyOf resolved against `hparams`)."""
+    return {
+        name: hparams.get(earlier[script]) if isinstance(earlier[script], CopyOf) else earlier[script]
+        for name, earlier in ADDED_LATER.items()
+        if script in earlier
+    }
+
+
 def config_record(args, script, steps_per_epoch, tensorflow_version):
     """What config.json records: enough to sample, evaluate or resume the run without the command line."""
     return {

@@ -1,5 +1,7 @@
 """Flags: every constant is one, bad values are argparse errors (exit 2), run names follow settings."""
 
+import hashlib
+import json
 import re
 
 import pytest
@@ -63,6 +65,32 @@ def test_a_run_under_its_older_name_is_found_and_resumed_there(tmp_path, monkeyp
     assert runs.for_args(args, "gan_dcgan").path == old
     (tmp_path / "gan_dcgan" / names.run_name(args, "gan_dcgan")).mkdir()  # both: the new name wins
     assert runs.for_args(args, "gan_dcgan").path.name.startswith("defaults_")
+
+
+def test_a_run_made_before_a_setting_existed_is_found_under_its_older_hash(tmp_path, monkeypatch):
+    """A cDCGAN run hashed before MODE_SEEKING (and G_CONDITIONAL_BN) existed is the same run as
+    today's defaults, whose values for both reproduce it: the command resumes it, not a new folder."""
+    import gan_cdcgan
+
+    monkeypatch.setattr(runs, "OUTPUTS_DIR", tmp_path)
+    args = flags.parse("test", gan_cdcgan.HPARAMS, [])
+    shaping = names.result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
+
+    def digest(*left_out):
+        kept = {k: v for k, v in shaping.items() if k not in left_out}
+        return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:6]
+
+    parent = tmp_path / "gan_cdcgan"
+    oldest = parent / f"defaults_{digest('mode_seeking', 'g_conditional_bn')}"
+    oldest.mkdir(parents=True)
+    assert runs.for_args(args, "gan_cdcgan").path == oldest
+    newer = parent / f"defaults_{digest('mode_seeking')}"
+    newer.mkdir()
+    assert runs.for_args(args, "gan_cdcgan").path == newer  # the newest older hash first
+    seeking = flags.parse("test", gan_cdcgan.HPARAMS, ["--mode-seeking", "1"])  # no run of these predates it
+    assert runs.for_args(seeking, "gan_cdcgan").path.name == names.run_name(seeking, "gan_cdcgan")
+    (parent / f"lr1e-4_{digest('mode_seeking')}").mkdir()  # two folders of that hash: neither is taken
+    assert runs.for_args(args, "gan_cdcgan").path == oldest
 
 
 def test_the_shipped_defaults_are_the_scripts_constants():
