@@ -66,7 +66,7 @@ def evaluate_run(run, count, references, which="latest", draw_from="average", z_
     return row
 
 
-def format_table(rows, floor=None, configs=()):
+def format_table(rows, floor=None, configs=(), drawn_as_recorded=True):
     """The table; with several runs (`configs`: the config.json record of each of their rows, in
     order, after the real row if there is one; a run drawn at several temperatures has a row per
     temperature, each with the same record object: two runs with equal records stay two runs), a
@@ -74,7 +74,7 @@ def format_table(rows, floor=None, configs=()):
     row."""
     evaluated = [row for row in rows if "classifier_test_accuracy" not in row]
     distinct = list({id(config): config for config in configs}.values())
-    differences = names.differing(distinct) if len(distinct) > 1 else {}
+    differences = names.differing(distinct, drawn_as_recorded) if len(distinct) > 1 else {}
     head = (
         f"{'run':44s} {'checkpoint':>11s} {'score':>13s} {'FD':>8s} {'FD/F0':>6s} {'precision':>9s} {'recall':>6s} "
         f"{'classes %':>11s} {'cond. acc (min)':>16s}"
@@ -192,7 +192,7 @@ def main(argv=None):
                 real = {"run": f"real ({key[0]} test set)", **reference.real(min(args.samples, 10000), precision_recall=True)}
                 floor = real["fd"]
                 rows.insert(0, real)
-        print(format_table(rows, floor, configs))
+        print(format_table(rows, floor, configs, drawn_as_recorded=args.z_temperature is None))
     return rows
 
 

@@ -115,12 +115,15 @@ def legacy_run_name(args):
     return f"{prefix}lr{_short_number(args.lr)}_b{args.batch_size}_{_digest(args)}"
 
 
-def differing(configs):
+def differing(configs, drawn_as_recorded=True):
     """The settings in which the runs of `configs` (config.json records) differ: {name: [value per
-    run, None where a run has no such setting]}, in the constants' order; the data set included."""
+    run, None where a run has no such setting]}, in the constants' order; the data set included.
+    With `drawn_as_recorded`, also the sampling-only ones: each run's grids and in-training FD are
+    drawn at its own Z_TEMPERATURE, so FDs of runs at 1 and 1.05 are not alike (1.05 reads lower)."""
+    left_out = {"epochs"} if drawn_as_recorded else NOT_IN_RUN_NAME
     names = []
     for config in configs:
-        names += [k for k in ["dataset", *config["hparams"]] if k not in names and k not in NOT_IN_RUN_NAME]
+        names += [k for k in ["dataset", *config["hparams"]] if k not in names and k not in left_out]
 
     def value(config, name):
         return config.get("dataset") if name == "dataset" else config["hparams"].get(name)

@@ -112,6 +112,10 @@ def test_differences_between_runs_are_named_with_their_values():
     assert names.describe_differences(three, 2) == "lr 1e-4, d_hidden 128, g_batch_norm on"
     assert names.describe_differences(three, 0) == "lr 3e-4, d_hidden 256, g_batch_norm –"
     assert names.differing([a, a]) == {}
+    warm = {"dataset": "mnist", "hparams": {**a["hparams"], "z_temperature": 1.05}}
+    cold = {"dataset": "mnist", "hparams": {**a["hparams"], "z_temperature": 1.0}}
+    assert names.describe_differences(names.differing([cold, warm])) == "z_temperature 1 → 1.05"  # their FDs differ by it
+    assert names.differing([cold, warm], drawn_as_recorded=False) == {}  # both drawn at one --z-temperature
 
 
 @pytest.mark.parametrize(
