@@ -120,7 +120,7 @@ def differing(configs, drawn_as_recorded=True):
     run, None where a run has no such setting]}, in the constants' order; the data set included.
     With `drawn_as_recorded`, also the sampling-only ones: each run's grids and in-training FD are
     drawn at its own Z_TEMPERATURE, so FDs of runs at 1 and 1.05 are not alike (1.05 reads lower)."""
-    left_out = {"epochs"} if drawn_as_recorded else NOT_IN_RUN_NAME
+    left_out = NOT_IN_RUN_NAME - SAMPLING_ONLY if drawn_as_recorded else NOT_IN_RUN_NAME
     names = []
     for config in configs:
         names += [k for k in ["dataset", *config["hparams"]] if k not in names and k not in left_out]
