@@ -24,6 +24,7 @@ LR = 8e-4  # G's: 4× D's, as the DCGAN's search found best (docs/results.md; th
 D_LR = 2e-4  # D's: the DCGAN paper's
 LR_DECAY = 1.0  # multiply the learning rates by this every DECAY_STEPS steps (the classic script: 0.95; 1.0 = off)
 DECAY_STEPS = 500
+DECAY_START = 0  # the decay's steps count from this step (0: the first, as in the classic script)
 BETA1 = 0.5
 Z_DIM = 100
 G_FILTERS = 64  # generator widths: 2F at 7×7, then F filters (the classic script: F = 128)
@@ -155,11 +156,8 @@ def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
 
-    def decayed(rate):  # called at each step's update, so it reads that step's global step (inside the loop too)
-        return lambda: tf.train.exponential_decay(rate, inputs.global_step(), hp.decay_steps, hp.lr_decay, staircase=True)
-
-    d_opt = tf.train.AdamOptimizer(decayed(hp.d_lr), beta1=hp.beta1, name="d_adam")
-    g_opt = tf.train.AdamOptimizer(decayed(hp.lr), beta1=hp.beta1, name="g_adam")
+    d_opt = tf.train.AdamOptimizer(gan.learning_rate(hp.d_lr, hp), beta1=hp.beta1, name="d_adam")
+    g_opt = tf.train.AdamOptimizer(gan.learning_rate(hp.lr, hp), beta1=hp.beta1, name="g_adam")
 
     def train_step():
         """One training step as one op: a D update on real (image, label) pairs and fake pairs — each

@@ -38,6 +38,7 @@ ADDED_LATER = {
     "bn_momentum": {"gan_fc": 0.9},
     "mode_seeking": {"gan_cdcgan": 0.0},
     "packing": {"gan_fc": 1},
+    "decay_start": {"gan_cdcgan": 0},
 }
 
 

@@ -35,12 +35,13 @@ def test_d_judges_each_fake_with_the_label_it_was_generated_from():
             sess.run(model.train_op)
 
 
-@pytest.mark.parametrize("decay, factor", [("0.5", 0.25), ("1.0", 1.0)])
-def test_lr_decay_steps_the_learning_rate_down(decay, factor):
+@pytest.mark.parametrize("decay, start, factor", [("0.5", "0", 0.25), ("0.5", "2", 0.5), ("0.5", "6", 1.0), ("1.0", "0", 1.0)])
+def test_lr_decay_steps_the_learning_rate_down(decay, start, factor):
     """Adam's first update moves every weight with a nonzero gradient by the learning rate itself,
     whatever the gradient, so the largest move is the rate in force, for D and for G. At step 5 with
-    --decay-steps 2, a staircase decay has applied twice (0.5² = 1/4; a smooth one would give 0.5^2.5)."""
-    graph, model, init, args = build("gan_cdcgan", ["--lr-decay", decay, "--decay-steps", "2"])
+    --decay-steps 2, a staircase decay has applied twice (0.5² = 1/4; a smooth one would give 0.5^2.5);
+    counted from --decay-start 2, once (3 steps); from 6, not yet."""
+    graph, model, init, args = build("gan_cdcgan", ["--lr-decay", decay, "--decay-steps", "2", "--decay-start", start])
     with graph.as_default():
         nets = {net: [v for v in ops.trainable_variables(net) if "weights" in v.name] for net in ("discriminator", "generator")}
         set_step = tf.train.get_global_step().assign(5)
