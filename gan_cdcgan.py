@@ -156,8 +156,15 @@ def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
 
-    d_opt = tf.train.AdamOptimizer(gan.learning_rate(hp.d_lr, hp), beta1=hp.beta1, name="d_adam")
-    g_opt = tf.train.AdamOptimizer(gan.learning_rate(hp.lr, hp), beta1=hp.beta1, name="g_adam")
+    def decayed(rate):
+        """Called at each step's update, so it reads that step's global step (inside the loop too): a
+        staircase counted from DECAY_START, so the rates can stay whole until the last epochs."""
+        return lambda: tf.train.exponential_decay(
+            rate, tf.maximum(inputs.global_step() - hp.decay_start, 0), hp.decay_steps, hp.lr_decay, staircase=True
+        )
+
+    d_opt = tf.train.AdamOptimizer(decayed(hp.d_lr), beta1=hp.beta1, name="d_adam")
+    g_opt = tf.train.AdamOptimizer(decayed(hp.lr), beta1=hp.beta1, name="g_adam")
 
     def train_step():
         """One training step as one op: a D update on real (image, label) pairs and fake pairs — each

@@ -58,19 +58,6 @@ def bce(logits, target):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits))
 
 
-def learning_rate(rate, hp):
-    """`rate` as the optimizer reads it at each update (inside gan.repeat_steps' loop too, so each step
-    sees its own global step): × LR_DECAY every DECAY_STEPS steps counted from DECAY_START, a staircase
-    as in the classic script; before DECAY_START, `rate` itself. Decaying only near the end lets the
-    two players, circling each other at full rate for most of the run, settle where they circle."""
-
-    def current():
-        steps = tf.maximum(inputs.global_step() - hp.decay_start, 0)
-        return tf.train.exponential_decay(rate, steps, hp.decay_steps, hp.lr_decay, staircase=True)
-
-    return current
-
-
 def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
     """The per-step scalars: both losses, and D's mean belief that reals and fakes are real."""
     return dict(

@@ -42,8 +42,8 @@ def test_resume_is_exact(tmp_path, tiny_mnist, script, extra, capsys):
     """40 steps straight == 20 + resume 20 == Ctrl-C at step 27 (mid-epoch, in the run of steps 25–28
     at 4 a run) + resume, the resumed part at the default steps per run. Batch norm's
     moving averages, dropout masks (the tutorial's D), the conditional labels and a late learning-rate
-    decay (a cut before the interruption, one after) are all part of what must match. (The default DCGAN's D, batch norm in place of dropout, resumes exactly after a
-    SIGKILL in test_faults.py.)"""
+    decay (a cut before the interruption, one after) are all part of what must match. (The default
+    DCGAN's D, batch norm in place of dropout, resumes exactly after a SIGKILL in test_faults.py.)"""
     straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
     steps = ["--steps-per-epoch", "10", *extra]
     assert run(script, straight, tiny_mnist, "--epochs", "4", *steps) == 0
