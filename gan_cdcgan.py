@@ -22,7 +22,8 @@ EPOCHS = 16  # ~half the classic networks' cost an epoch: 16 of these cost what 
 BATCH_SIZE = 100
 LR = 8e-4  # G's: 4× D's, as the DCGAN's search found best (docs/results.md; the classic script: 2e-4 for both)
 D_LR = 2e-4  # D's: the DCGAN paper's
-LR_DECAY = 1.0  # multiply the learning rates by this every DECAY_STEPS steps (the classic script: 0.95; 1.0 = off)
+LR_DECAY = 1.0  # multiply G's rate by this every DECAY_STEPS steps (the classic script: 0.95 for both; 1.0 = off)
+D_LR_DECAY = 1.0  # and D's by this
 DECAY_STEPS = 500
 DECAY_START = 0  # the decay's steps count from this step (0: the first, as in the classic script)
 BETA1 = 0.5
@@ -156,15 +157,15 @@ def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
 
-    def decayed(rate):
+    def decayed(rate, decay):
         """Called at each step's update, so it reads that step's global step (inside the loop too): a
         staircase counted from DECAY_START, so the rates can stay whole until the last epochs."""
         return lambda: tf.train.exponential_decay(
-            rate, tf.maximum(inputs.global_step() - hp.decay_start, 0), hp.decay_steps, hp.lr_decay, staircase=True
+            rate, tf.maximum(inputs.global_step() - hp.decay_start, 0), hp.decay_steps, decay, staircase=True
         )
 
-    d_opt = tf.train.AdamOptimizer(decayed(hp.d_lr), beta1=hp.beta1, name="d_adam")
-    g_opt = tf.train.AdamOptimizer(decayed(hp.lr), beta1=hp.beta1, name="g_adam")
+    d_opt = tf.train.AdamOptimizer(decayed(hp.d_lr, hp.d_lr_decay), beta1=hp.beta1, name="d_adam")
+    g_opt = tf.train.AdamOptimizer(decayed(hp.lr, hp.lr_decay), beta1=hp.beta1, name="g_adam")
 
     def train_step():
         """One training step as one op: a D update on real (image, label) pairs and fake pairs — each

@@ -78,6 +78,7 @@ RANGES = {
     "LABEL_SMOOTHING": unit_interval,
     "DROPOUT": unit_interval,
     "LR_DECAY": fraction,
+    "D_LR_DECAY": fraction,
     "DECAY_START": nonnegative_int,  # 0: from the first step
     "BN_MOMENTUM": unit_interval,
     "G_AVERAGE": unit_interval,

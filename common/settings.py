@@ -16,7 +16,7 @@ from common.runs import SCRIPTS, read_record
 # reproduces a run whose config.json predates it (a value, or CopyOf the setting it copied then).
 # Such a run still loads, and resuming it with other settings is refused (sampling-only ones aside).
 class CopyOf(str):
-    """The earlier value was this other setting's (a separate D rate copied the one rate `lr`)."""
+    """The earlier value was this other setting's (a separate D rate copied the one rate `lr`, D's decay the one decay)."""
 
 
 ADDED_LATER = {
@@ -39,6 +39,7 @@ ADDED_LATER = {
     "mode_seeking": {"gan_cdcgan": 0.0},
     "packing": {"gan_fc": 1},
     "decay_start": {"gan_cdcgan": 0},
+    "d_lr_decay": {"gan_cdcgan": CopyOf("lr_decay")},
 }
 
 

@@ -3,13 +3,14 @@
 import hashlib
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 from helpers import REPO
 
 import gan_dcgan
 import gan_fc
-from common import flags, names, runs
+from common import flags, names, runs, settings
 
 HPARAMS = gan_fc.HPARAMS
 
@@ -68,17 +69,17 @@ def test_a_run_under_its_older_name_is_found_and_resumed_there(tmp_path, monkeyp
 
 
 def test_a_run_made_before_a_setting_existed_is_found_under_its_older_hash(tmp_path, monkeypatch):
-    """A cDCGAN run hashed before DECAY_START and MODE_SEEKING (and G_CONDITIONAL_BN) existed is the
-    same run as today's defaults, whose values for all three reproduce it: the command resumes it, not
-    a new folder."""
+    """A cDCGAN run hashed before DECAY_START and MODE_SEEKING (and G_CONDITIONAL_BN, D_LR_DECAY) existed
+    is the same run as today's defaults, whose values for all of them reproduce it: the command resumes
+    it, not a new folder."""
     import gan_cdcgan
 
     monkeypatch.setattr(runs, "OUTPUTS_DIR", tmp_path)
     args = flags.parse("test", gan_cdcgan.HPARAMS, [])
     shaping = names.result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
 
-    def digest(*left_out):  # all three hashes below predate DECAY_START
-        kept = {k: v for k, v in shaping.items() if k not in {*left_out, "decay_start"}}
+    def digest(*left_out):  # all three hashes below predate DECAY_START and D_LR_DECAY
+        kept = {k: v for k, v in shaping.items() if k not in {*left_out, "decay_start", "d_lr_decay"}}
         return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:6]
 
     parent = tmp_path / "gan_cdcgan"
@@ -92,6 +93,16 @@ def test_a_run_made_before_a_setting_existed_is_found_under_its_older_hash(tmp_p
     assert runs.for_args(seeking, "gan_cdcgan").path.name == names.run_name(seeking, "gan_cdcgan")
     (parent / f"lr1e-4_{digest('mode_seeking')}").mkdir()  # two folders of that hash: neither is taken
     assert runs.for_args(args, "gan_cdcgan").path == oldest
+
+
+@pytest.mark.parametrize("decay", [0.95, 1.0])
+def test_a_cdcgan_run_recorded_with_one_decay_for_both_rates_reads_as_d_decaying_alike(tmp_path, decay):
+    """config.json without d_lr_decay (written when LR_DECAY decayed both rates) means D's rate decayed
+    by LR_DECAY too, whatever the default of D_LR_DECAY is now."""
+    config = tmp_path / "config.json"
+    hparams = {"epochs": 1, "lr_decay": decay, "decay_steps": 500}
+    config.write_text(json.dumps({"script": "gan_cdcgan", "hparams": hparams, "dataset": "mnist", "steps_per_epoch": None}))
+    assert settings.read_config(SimpleNamespace(config=config))["hparams"]["d_lr_decay"] == decay
 
 
 def test_the_shipped_defaults_are_the_scripts_constants():

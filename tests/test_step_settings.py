@@ -35,13 +35,24 @@ def test_d_judges_each_fake_with_the_label_it_was_generated_from():
             sess.run(model.train_op)
 
 
-@pytest.mark.parametrize("decay, start, factor", [("0.5", "0", 0.25), ("0.5", "2", 0.5), ("0.5", "6", 1.0), ("1.0", "0", 1.0)])
-def test_lr_decay_steps_the_learning_rate_down(decay, start, factor):
+@pytest.mark.parametrize(
+    "decay, d_decay, start, factor, d_factor",
+    [
+        ("0.5", "0.5", "0", 0.25, 0.25),
+        ("0.5", "0.5", "2", 0.5, 0.5),
+        ("0.5", "0.5", "6", 1.0, 1.0),
+        ("1.0", "1.0", "0", 1.0, 1.0),
+        ("0.5", "1.0", "2", 0.5, 1.0),  # G's rate alone
+        ("1.0", "0.5", "0", 1.0, 0.25),  # D's alone
+    ],
+)
+def test_lr_decay_steps_the_learning_rate_down(decay, d_decay, start, factor, d_factor):
     """Adam's first update moves every weight with a nonzero gradient by the learning rate itself,
     whatever the gradient, so the largest move is the rate in force, for D and for G. At step 5 with
     --decay-steps 2, a staircase decay has applied twice (0.5² = 1/4; a smooth one would give 0.5^2.5);
-    counted from --decay-start 2, once (3 steps); from 6, not yet."""
-    graph, model, init, args = build("gan_cdcgan", ["--lr-decay", decay, "--decay-steps", "2", "--decay-start", start])
+    counted from --decay-start 2, once (3 steps); from 6, not yet. --lr-decay is G's, --d-lr-decay D's."""
+    argv = ["--lr-decay", decay, "--d-lr-decay", d_decay, "--decay-steps", "2", "--decay-start", start]
+    graph, model, init, args = build("gan_cdcgan", argv)
     with graph.as_default():
         nets = {net: [v for v in ops.trainable_variables(net) if "weights" in v.name] for net in ("discriminator", "generator")}
         set_step = tf.train.get_global_step().assign(5)
@@ -54,8 +65,8 @@ def test_lr_decay_steps_the_learning_rate_down(decay, start, factor):
     for net, values in after.items():
         assert values, net
         moved = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(values, before[net], strict=True))
-        rate = args.d_lr if net == "discriminator" else args.lr  # each net's own rate, decayed alike
-        assert moved == pytest.approx(rate * factor, rel=1e-3), net  # weights are ~0.02: float32 steps are fine
+        rate = args.d_lr * d_factor if net == "discriminator" else args.lr * factor  # each net's own rate and decay
+        assert moved == pytest.approx(rate, rel=1e-3), net  # weights are ~0.02: float32 steps are fine
 
 
 @pytest.mark.parametrize("script", ["gan_fc", "gan_dcgan"])
