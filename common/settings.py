@@ -16,7 +16,8 @@ from common.runs import SCRIPTS, read_record
 # reproduces a run whose config.json predates it (a value, or CopyOf the setting it copied then).
 # Such a run still loads, and resuming it with other settings is refused (sampling-only ones aside).
 class CopyOf(str):
-    """The earlier value was this other setting's (a separate D rate copied the one rate `lr`, D's decay the one decay)."""
+    """The earlier value was this other setting's (a separate D rate copied the one rate `lr`; D's decay,
+    the one decay `lr_decay`)."""
 
 
 ADDED_LATER = {

@@ -34,7 +34,8 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, script, side):
 TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0", "--d-7x7-layers", "0"]
 
 
-LATE_DECAY = ["--lr-decay", "0.5", "--decay-start", "15", "--decay-steps", "10"]  # the rates halve at steps 25 and 35
+# Both rates halve at steps 25 and 35.
+LATE_DECAY = ["--lr-decay", "0.5", "--d-lr-decay", "0.5", "--decay-start", "15", "--decay-steps", "10"]
 
 
 @pytest.mark.parametrize("script, extra", [("gan_dcgan", TUTORIAL_D), ("gan_cdcgan", LATE_DECAY)])
