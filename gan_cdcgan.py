@@ -41,6 +41,9 @@ BN_MOMENTUM = 0.9  # G's batch-norm moving averages; 0.99 lags G's fast-moving s
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
 MODE_SEEKING = 0.0  # λ of the mode-seeking term (Mao et al. 2019): G's loss + λ / (image distance ÷ z distance)
 #   over pairs of fakes of one digit, so that different noise draws a different style (0 = off)
+CLASS_LOSS = 0.0  # λ of an auxiliary classifier (AC-GAN's, Odena et al. 2017, beside the projection): a 10-way
+#   head on D's features learns the digits of real images, and G pays λ × its cross-entropy on each fake
+#   against the digit asked for (0 = off)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -50,7 +53,7 @@ CLASSES = 10
 # G: [z100 N(0,1), y10] 1×1 → dconv128 7 valid BN lrelu.2 → 2× dconv128 3s1 BN lrelu.2
 #    → dconv64 5s2 BN lrelu.2 → dconv1 5s2 tanh
 # D: x28 → conv64 5s2 lrelu.2 → conv128 5s2 BN lrelu.2 → 2× conv128 3s1 BN lrelu.2
-#    → conv1 7 valid + ⟨V[y], features⟩ → logit
+#    → conv1 7 valid + ⟨V[y], features⟩ → logit   (CLASS_LOSS > 0: and dense10 of the features → ten class logits)
 # The classic script's (CLASSIC below): F = 128, no 3×3 layers, and D reads [x, y as ten 28×28 planes]
 # instead of the projection.
 CLASSIC = (
@@ -80,8 +83,10 @@ def generator(z, labels, hp, training):
         return tf.tanh(ops.conv2d_transpose(h, 1, 5, 2, "deconv3", stddev=init))
 
 
-def discriminator(x, labels, hp):
-    """Batch norm in D runs in training mode on each call's own batch (real, fake), as in the classic script;
+def discriminator(x, labels, hp, classes=False):
+    """`classes`: also return the auxiliary classifier's ten logits (CLASS_LOSS), read off the same features.
+
+    Batch norm in D runs in training mode on each call's own batch (real, fake), as in the classic script;
     D is never run in inference mode, so its moving averages are not kept up to date.
 
     With the projection, D's logit is a plain one (is this a digit?) plus the label's own linear read of
@@ -100,11 +105,13 @@ def discriminator(x, labels, hp):
                 ops.batch_norm(ops.conv2d(h, 2 * f, 3, 1, "conv" + name, use_bias=False, stddev=init), True, "bn" + name), 0.2
             )
         logit = tf.reshape(ops.conv2d(h, 1, 7, 1, "conv3", padding="VALID", stddev=init), [-1, 1])
+        features = tf.reshape(h, [-1, 7 * 7 * 2 * f])
         if hp.d_condition == "projection":
-            features = tf.reshape(h, [-1, 7 * 7 * 2 * f])
             logit += tf.reduce_sum(
                 features * ops.dense(y, 7 * 7 * 2 * f, "projection", use_bias=False, stddev=init), 1, keepdims=True
             )
+        if classes:
+            return logit, ops.dense(features, CLASSES, "classifier", stddev=init)
         return logit
 
 
@@ -153,6 +160,10 @@ def mode_seeking_penalty(fake, z, pairs):
     return 1.0 / (images / noises + 1e-5)
 
 
+def cross_entropy(logits, labels):
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
 def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
@@ -188,12 +199,22 @@ def build_graph(hp, dataset):
         with ops.collect_updates() as g_bn_updates:
             fake = generator(z, fake_labels, hp, training=True)
 
-        d_real, d_fake = discriminator(real, real_labels, hp), discriminator(fake, fake_labels, hp)
+        if hp.class_loss:  # D's classifier learns from real digits only: G cannot teach it its own mistakes
+            d_real, real_classes = discriminator(real, real_labels, hp, classes=True)
+        else:
+            d_real = discriminator(real, real_labels, hp)
+        d_fake = discriminator(fake, fake_labels, hp)
         d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
+        if hp.class_loss:
+            d_loss += hp.class_loss * cross_entropy(real_classes, real_labels)
         d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
         with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
-            g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
+            if hp.class_loss:  # and G pays for each fake the classifier reads as another digit than asked
+                g_logit, fake_classes = discriminator(fake, fake_labels, hp, classes=True)
+                g_loss = gan.bce(g_logit, 1.0) + hp.class_loss * cross_entropy(fake_classes, fake_labels)
+            else:
+                g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
             if hp.mode_seeking:
                 g_loss += hp.mode_seeking * mode_seeking_penalty(fake, z, pairs)
             g_step = g_opt.minimize(g_loss, var_list=ops.trainable_variables("generator"), global_step=step)

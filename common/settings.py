@@ -41,6 +41,7 @@ ADDED_LATER = {
     "packing": {"gan_fc": 1},
     "decay_start": {"gan_cdcgan": 0},
     "d_lr_decay": {"gan_cdcgan": CopyOf("lr_decay")},
+    "class_loss": {"gan_cdcgan": 0.0},
 }
 
 

@@ -97,3 +97,28 @@ def test_bce_uses_the_target_it_is_given():
         got = sess.run(gan.bce(tf.constant(logits), 0.9))
     expected = np.mean(np.logaddexp(0, logits.astype(np.float64)) - 0.9 * logits)
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_class_loss_teaches_ds_classifier_the_real_digits_and_g_to_draw_what_it_reads_as_asked():
+    """--class-loss: D's ten-way head learns the real images' digits, and G, charged for fakes the
+    head reads as another digit, learns to draw what it reads as the digit asked for. Both start at
+    chance (~1/10); a head trained on the wrong labels, or a G term without the asked digit, stays there."""
+    graph, model, init, args = build("gan_cdcgan", ["--class-loss", "5"])
+    with graph.as_default():
+        images, labels = (v for v in tf.global_variables() if not v.trainable and v.shape[:1] == [64])  # the data set
+        asked = tf.tile(tf.range(10), [4])
+        fake = gan_cdcgan.generator(gan_cdcgan.noise(40, [1, 2], args), asked, args, training=True)
+
+        def read_as(x, y):  # the share of images the head reads as digit y
+            _, classes = gan_cdcgan.discriminator(x, y, args, classes=True)
+            return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(classes, 1, output_type=tf.int32), y), tf.float32))
+
+        read = {"real": read_as(images, labels), "fake": read_as(fake, asked)}
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        before = sess.run(read)
+        for _ in range(80):
+            sess.run(model.train_op)
+        after = sess.run(read)
+    assert max(before.values()) < 0.4
+    assert after["real"] > 0.9 and after["fake"] > 0.6, (before, after)

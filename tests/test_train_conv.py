@@ -34,17 +34,28 @@ def test_a_run_writes_every_output(tmp_path, tiny_mnist, script, side):
 TUTORIAL_D = ["--no-d-batch-norm", "--dropout", "0.3", "--leaky-slope", "0.3", "--init-stddev", "0", "--d-7x7-layers", "0"]
 
 
-# Both rates halve at steps 25 and 35.
-LATE_DECAY = ["--lr-decay", "0.5", "--d-lr-decay", "0.5", "--decay-start", "15", "--decay-steps", "10"]
+# Both rates halve at steps 25 and 35; D's auxiliary classifier is trained and saved with the rest.
+LATE_DECAY_CLASSES = [
+    "--lr-decay",
+    "0.5",
+    "--d-lr-decay",
+    "0.5",
+    "--decay-start",
+    "15",
+    "--decay-steps",
+    "10",
+    "--class-loss",
+    "1",
+]
 
 
-@pytest.mark.parametrize("script, extra", [("gan_dcgan", TUTORIAL_D), ("gan_cdcgan", LATE_DECAY)])
+@pytest.mark.parametrize("script, extra", [("gan_dcgan", TUTORIAL_D), ("gan_cdcgan", LATE_DECAY_CLASSES)])
 def test_resume_is_exact(tmp_path, tiny_mnist, script, extra, capsys):
     """40 steps straight == 20 + resume 20 == Ctrl-C at step 27 (mid-epoch, in the run of steps 25–28
-    at 4 a run) + resume, the resumed part at the default steps per run. Batch norm's
-    moving averages, dropout masks (the tutorial's D), the conditional labels and a late learning-rate
-    decay (a cut before the interruption, one after) are all part of what must match. (The default
-    DCGAN's D, batch norm in place of dropout, resumes exactly after a SIGKILL in test_faults.py.)"""
+    at 4 a run) + resume, the resumed part at the default steps per run. Batch norm's moving averages,
+    dropout masks (the tutorial's D), the conditional labels, a late learning-rate decay (a cut before the
+    interruption, one after) and the cDCGAN's auxiliary classifier are all part of what must match. (The
+    default DCGAN's D, batch norm in place of dropout, resumes exactly after a SIGKILL in test_faults.py.)"""
     straight, resumed, interrupted = tmp_path / "straight", tmp_path / "resumed", tmp_path / "interrupted"
     steps = ["--steps-per-epoch", "10", *extra]
     assert run(script, straight, tiny_mnist, "--epochs", "4", *steps) == 0
