@@ -160,10 +160,6 @@ def mode_seeking_penalty(fake, z, pairs):
     return 1.0 / (images / noises + 1e-5)
 
 
-def cross_entropy(logits, labels):
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-
-
 def build_graph(hp, dataset):
     """The two optimizers, the weight average, the grid, and `train_step`, built once on its own and
     once more inside the loop that runs several steps per session.run (gan.repeat_steps)."""
@@ -206,13 +202,13 @@ def build_graph(hp, dataset):
         d_fake = discriminator(fake, fake_labels, hp)
         d_loss = gan.bce(d_real, 1.0) + gan.bce(d_fake, 0.0)
         if hp.class_loss:
-            d_loss += hp.class_loss * cross_entropy(real_classes, real_labels)
+            d_loss += hp.class_loss * gan.cross_entropy(real_classes, real_labels)
         d_step = d_opt.minimize(d_loss, var_list=ops.trainable_variables("discriminator"))
 
         with tf.control_dependencies([d_step]):  # everything below reads D's weights after its update
             if hp.class_loss:  # and G pays for each fake the classifier reads as another digit than asked
                 g_logit, fake_classes = discriminator(fake, fake_labels, hp, classes=True)
-                g_loss = gan.bce(g_logit, 1.0) + hp.class_loss * cross_entropy(fake_classes, fake_labels)
+                g_loss = gan.bce(g_logit, 1.0) + hp.class_loss * gan.cross_entropy(fake_classes, fake_labels)
             else:
                 g_loss = gan.bce(discriminator(fake, fake_labels, hp), 1.0)  # non-saturating
             if hp.mode_seeking:

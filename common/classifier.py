@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common import data, files, ops
+from common import data, files, gan, ops
 from common.errors import UsageError
 from common.session import session_config
 from common.tfcompat import tf
@@ -76,7 +76,7 @@ def train(dataset, root=None, epochs=EPOCHS, limit=None, log=print, data_dir=Non
         y = tf.placeholder(tf.int32, [None])
         step = tf.train.get_or_create_global_step()
         logits, _ = network(x, training=True, seed=tf.stack([tf.constant(SEED, tf.int64), step]))
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        loss = gan.cross_entropy(logits, y)
         lr = tf.train.exponential_decay(LR, step, steps_per_epoch, LR_DECAY_PER_EPOCH, staircase=True)
         train_op = tf.train.AdamOptimizer(lr).minimize(loss, global_step=step)
         predict_logits, _ = network(x, training=False)

@@ -58,6 +58,12 @@ def bce(logits, target):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits))
 
 
+def cross_entropy(logits, labels):
+    """Mean softmax cross-entropy against integer class labels (the evaluation classifier's loss, the
+    cDCGAN's auxiliary classifier's)."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
 def step_metrics(d_loss, g_loss, d_real_logits, d_fake_logits):
     """The per-step scalars: both losses, and D's mean belief that reals and fakes are real."""
     return dict(
