@@ -31,15 +31,18 @@ def moved(before, weights):
     return all(not np.array_equal(b, np.array(w)) for b, w in zip(before, weights, strict=True))
 
 checked = {}
-for model in ("fc", "dcgan", "cdcgan"):
-    for jit in (False, True) if model == "fc" else (False,):
-        gan = keras_peers.KerasGAN(model, harness.hyperparameters(model, 4), jit)
-        nets = {"g": gan.g.trainable_variables, "d": gan.d.trainable_variables, "average": gan.average}
-        before = {name: [np.array(w) for w in weights] for name, weights in nets.items()}
-        gan.run()
-        losses = gan.finish()
-        moves = {name: moved(before[name], weights) for name, weights in nets.items()}
-        checked[f"{model}{' xla' if jit else ''}"] = {"sizes": keras_peers.sizes(gan.g, gan.d), "moved": moves, "losses": losses}
+for key in ("fc", "fc xla", "dcgan", "cdcgan", "cdcgan class-loss"):
+    model, jit = key.split()[0], key.endswith("xla")
+    hp = harness.hyperparameters(model, 4)
+    if key.endswith("class-loss"):
+        hp.class_loss = 1.0
+    gan = keras_peers.KerasGAN(model, hp, jit)
+    nets = {"g": gan.g.trainable_variables, "d": gan.d.trainable_variables, "average": gan.average}
+    before = {name: [np.array(w) for w in weights] for name, weights in nets.items()}
+    gan.run()
+    losses = gan.finish()
+    moves = {name: moved(before[name], weights) for name, weights in nets.items()}
+    checked[key] = {"sizes": keras_peers.sizes(gan.g, gan.d), "moved": moves, "losses": losses}
 print(json.dumps(checked))
 """
 
@@ -47,6 +50,14 @@ print(json.dumps(checked))
 @pytest.fixture(scope="module")
 def our_sizes():
     return {name: ours.sizes(name, *report.model_args(report.MODELS[name], None)) for name in MODELS}
+
+
+@pytest.fixture(scope="module")
+def our_class_loss_sizes():
+    """Our cDCGAN's with CLASS_LOSS on: D's classifier head (6,272 × 10 + 10) counts."""
+    module, hp = report.model_args(report.MODELS["cdcgan"], None)
+    hp.class_loss = 1.0
+    return ours.sizes("cdcgan", module, hp)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +81,15 @@ def test_keras_peer_is_our_network_and_its_step_trains(model, our_sizes, keras_c
         assert checked["sizes"] == our_sizes[model]
         assert checked["moved"] == {"g": True, "d": True, "average": True}
         assert all(np.isfinite(checked["losses"]))
+
+
+def test_keras_peer_learns_the_auxiliary_classifier_under_class_loss(our_sizes, our_class_loss_sizes, keras_checked):
+    """With CLASS_LOSS, D's ten-way head is ours (its weights in the count), and one step moves it: it
+    has no gradient but the class term's."""
+    checked = keras_checked["cdcgan class-loss"]
+    assert checked["sizes"] == our_class_loss_sizes != our_sizes["cdcgan"]
+    assert checked["moved"] == {"g": True, "d": True, "average": True}
+    assert all(np.isfinite(checked["losses"]))
 
 
 @pytest.fixture
@@ -160,3 +180,16 @@ def test_pytorch_peer_pairs_the_digits_under_mode_seeking(torch_peers):
     assert torch_peers.torch.equal(labels[:2], labels[2:])
     gan.run()
     assert all(np.isfinite(gan.finish()))
+
+
+def test_pytorch_peer_learns_the_auxiliary_classifier_under_class_loss(our_class_loss_sizes, torch_peers):
+    from benchmarks.peers import harness
+
+    hp = harness.hyperparameters("cdcgan", 4)
+    hp.class_loss = 1.0
+    gan = torch_peers.TorchGAN("cdcgan", hp, channels_last=True, device="cpu")
+    assert gan.sizes() == our_class_loss_sizes
+    before = [p.detach().clone() for p in gan.d.classifier.parameters()]
+    gan.run()
+    assert all(np.isfinite(gan.finish()))
+    assert all(not torch_peers.torch.equal(b, p) for b, p in zip(before, gan.d.classifier.parameters(), strict=True))

@@ -93,7 +93,8 @@ def dcgan(hp):
 def cdcgan(hp):
     """gan_cdcgan.py's networks: G reads [z, one-hot label]; D adds the label's projection of its
     features to a plain logit. The projection is a bias-free dense layer on the one-hot label, as ours
-    (an embedding lookup would be the same weights without the matmul, but not the same FLOPs)."""
+    (an embedding lookup would be the same weights without the matmul, but not the same FLOPs). With
+    CLASS_LOSS, D also returns ten class logits (a dense layer on the same features)."""
     f, init = hp.g_filters, _init(hp)
 
     def bn_lrelu(h, momentum=0.99):
@@ -127,7 +128,10 @@ def cdcgan(hp):
         h = bn_lrelu(layers.Conv2D(2 * f, 3, padding="same", use_bias=False, kernel_initializer=init)(h))
     logit = layers.Flatten()(layers.Conv2D(1, 7, padding="valid", kernel_initializer=init)(h))
     projection = layers.Dense(7 * 7 * 2 * f, use_bias=False, kernel_initializer=init)(keras.ops.one_hot(label, CLASSES))
-    logit = logit + keras.ops.sum(layers.Flatten()(h) * projection, axis=1, keepdims=True)
+    features = layers.Flatten()(h)
+    logit = logit + keras.ops.sum(features * projection, axis=1, keepdims=True)
+    if hp.class_loss:  # and the auxiliary classifier's ten logits, read off the same features
+        logit = [logit, layers.Dense(CLASSES, kernel_initializer=init)(features)]
     return g, keras.Model([x, label], logit, name="discriminator")
 
 
@@ -175,6 +179,7 @@ class KerasGAN:
         self.average = [tf.Variable(w.value, trainable=False) for w in self.g.trainable_variables]
         self.seeds = keras.random.SeedGenerator(hp.seed)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.images = tf.random.uniform([MNIST_IMAGES, 28, 28, 1], -1.0, 1.0)
         self.labels = tf.random.uniform([MNIST_IMAGES], 0, CLASSES, dtype=tf.int32)
         self.step = tf.function(self._step, jit_compile=jit)
@@ -205,11 +210,18 @@ class KerasGAN:
             fake = self.g(noise, training=True)
         fake_pairs = [fake, noise[1]] if self.conditional else fake
         ones, zeros = tf.ones([self.batch, 1]), tf.zeros([self.batch, 1])
+        class_loss = getattr(self.hp, "class_loss", 0)
         with tf.GradientTape() as d_tape:
-            d_loss = self.bce(ones, self.d(real, training=True)) + self.bce(zeros, self.d(fake_pairs, training=True))
+            d_real, real_classes = self._judge(real)
+            d_loss = self.bce(ones, d_real) + self.bce(zeros, self._judge(fake_pairs)[0])
+            if class_loss:  # the classifier learns the real digits only, as the script's
+                d_loss += class_loss * self.cross_entropy(real[1], real_classes)
         self.d_opt.apply(d_tape.gradient(d_loss, self.d.trainable_variables), self.d.trainable_variables)
         with g_tape:  # the same fakes, judged by the D just updated; the tape holds G's forward pass
-            g_loss = self.bce(ones, self.d(fake_pairs, training=True))
+            d_fake, fake_classes = self._judge(fake_pairs)
+            g_loss = self.bce(ones, d_fake)
+            if class_loss:
+                g_loss += class_loss * self.cross_entropy(noise[1], fake_classes)
             if getattr(self.hp, "mode_seeking", 0):
                 g_loss += self.hp.mode_seeking * harness.mode_seeking_penalty(fake, noise[0], self.batch // 2, keras.ops)
         self.g_opt.apply(g_tape.gradient(g_loss, self.g.trainable_variables), self.g.trainable_variables)
@@ -218,6 +230,11 @@ class KerasGAN:
         for average, weight in zip(self.average, self.g.trainable_variables, strict=True):
             average.assign_sub(forget * (average - weight))
         return d_loss, g_loss
+
+    def _judge(self, inputs):
+        """(D's logit, the classifier's ten logits or None without CLASS_LOSS)."""
+        out = self.d(inputs, training=True)
+        return out if getattr(self.hp, "class_loss", 0) else (out, None)
 
     def run(self):
         self.losses = self.step(tf.constant(next(self.batches)))

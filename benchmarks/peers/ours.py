@@ -16,7 +16,7 @@ def networks(name, module, hp, z, images, labels):
         return module.generator(z, hp), module.discriminator(images, hp)
     if name == "dcgan":
         return module.generator(z, hp, training=True), module.discriminator(images, hp, tf.constant([0, 0], tf.int64))
-    return module.generator(z, labels, hp, training=True), module.discriminator(images, labels, hp)
+    return module.generator(z, labels, hp, training=True), module.discriminator(images, labels, hp, classes=bool(hp.class_loss))
 
 
 def forward_flops(graph, scope):

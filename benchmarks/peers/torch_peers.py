@@ -156,7 +156,8 @@ class ConditionalGenerator(nn.Module):
 class ProjectionDiscriminator(nn.Module):
     """gan_cdcgan.py's D: a plain logit (a 7×7 VALID convolution) plus the label's projection of the
     same features. The projection is a bias-free dense layer on the one-hot label, as ours (an
-    `nn.Embedding` would be the same weights without the matmul, but not the same FLOPs)."""
+    `nn.Embedding` would be the same weights without the matmul, but not the same FLOPs). With
+    CLASS_LOSS, D also returns the auxiliary classifier's ten logits, a dense layer on the same features."""
 
     def __init__(self, hp):
         super().__init__()
@@ -167,11 +168,13 @@ class ProjectionDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.logit = nn.Conv2d(2 * f, 1, 7)
         self.projection = nn.Linear(CLASSES, 7 * 7 * 2 * f, bias=False)
+        self.classifier = nn.Linear(7 * 7 * 2 * f, CLASSES) if hp.class_loss else None
 
     def forward(self, images, labels):
         h = self.features(images)
         y = F.one_hot(labels, CLASSES).to(h.dtype)
-        return self.logit(h).flatten(1) + (h.flatten(1) * self.projection(y)).sum(1, keepdim=True)
+        logit = self.logit(h).flatten(1) + (h.flatten(1) * self.projection(y)).sum(1, keepdim=True)
+        return logit if self.classifier is None else (logit, self.classifier(h.flatten(1)))
 
 
 def cdcgan(hp):
@@ -250,15 +253,22 @@ class TorchGAN:
         real = (self.images[rows], self.labels[rows]) if self.conditional else (self.images[rows],)
         noise = self._noise()
         fake = self.g(*noise)
-        d_loss = F.binary_cross_entropy_with_logits(self.d(*real), self.ones) + F.binary_cross_entropy_with_logits(
-            self.d(fake.detach(), *noise[1:]), self.zeros
+        class_loss = getattr(self.hp, "class_loss", 0)
+        d_real, real_classes = self._judge(*real)
+        d_loss = F.binary_cross_entropy_with_logits(d_real, self.ones) + F.binary_cross_entropy_with_logits(
+            self._judge(fake.detach(), *noise[1:])[0], self.zeros
         )
+        if class_loss:  # the classifier learns the real digits only, as the script's
+            d_loss = d_loss + class_loss * F.cross_entropy(real_classes, real[1])
         self.d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_opt.step()
 
         self.d.requires_grad_(False)
-        g_loss = F.binary_cross_entropy_with_logits(self.d(fake, *noise[1:]), self.ones)
+        d_fake, fake_classes = self._judge(fake, *noise[1:])
+        g_loss = F.binary_cross_entropy_with_logits(d_fake, self.ones)
+        if class_loss:
+            g_loss = g_loss + class_loss * F.cross_entropy(fake_classes, noise[1])
         if getattr(self.hp, "mode_seeking", 0):
             g_loss = g_loss + self.hp.mode_seeking * harness.mode_seeking_penalty(fake, noise[0], self.batch // 2, torch)
         self.g_opt.zero_grad(set_to_none=True)
@@ -271,6 +281,11 @@ class TorchGAN:
         with torch.no_grad():
             torch._foreach_lerp_(self.average, self.g_params, forget)
         return d_loss.detach(), g_loss.detach()
+
+    def _judge(self, *inputs):
+        """(D's logit, the classifier's ten logits or None without CLASS_LOSS)."""
+        out = self.d(*inputs)
+        return out if getattr(self.hp, "class_loss", 0) else (out, None)
 
     def run(self):
         self.losses = self.step(next(self.batches))
