@@ -32,6 +32,7 @@ G_BATCH_NORM = True  # batch norm before each of G's hidden activations (the cla
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages (with G_BATCH_NORM and --g-average 0)
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one classic script used 0.1)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
+MINIBATCH_KERNELS = 0  # D sees, through this many learned kernels, how alike its batch's images are (0: off)
 PACKING = 1  # D judges this many images at once, side by side (PacGAN, Lin et al. 2018; 1: one, the classic)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
@@ -60,6 +61,8 @@ def discriminator(x, hp):
         h = tf.reshape(x, [-1, hp.packing * 28 * 28])  # PACKING images in a row: one input, one logit
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc1"), 0.2)
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc2"), 0.2)
+        if hp.minibatch_kernels:  # + how close each image lies to the rest of its batch (common/ops.py)
+            h = ops.minibatch_features(h, hp.minibatch_kernels, "minibatch")
         return ops.dense(h, 1, "fc3")
 
 

@@ -85,6 +85,7 @@ RANGES = {
     "INIT_STDDEV": nonnegative_float,  # 0: Glorot uniform
     "MODE_SEEKING": nonnegative_float,  # 0: off
     "CLASS_LOSS": nonnegative_float,  # 0: off
+    "MINIBATCH_KERNELS": nonnegative_int,  # 0: off
     "G_KERNEL": kernel_size,  # the DCGAN's maps are 7×7 to 28×28: a larger kernel would be mostly padding
     "D_KERNEL": kernel_size,
     "G_7X7_LAYERS": layer_count,  # 0: the fc's 4F maps go straight to the upsampling layers

@@ -386,7 +386,12 @@ def test_d_step_changes_only_d_and_the_full_step_adds_only_a_g_update(built, tmp
 
 @pytest.mark.parametrize(
     "script, option",
-    [("gan_fc", ["--packing", "2"]), ("gan_cdcgan", ["--mode-seeking", "1"]), ("gan_cdcgan", ["--class-loss", "1"])],
+    [
+        ("gan_fc", ["--packing", "2"]),
+        ("gan_fc", ["--minibatch-kernels", "4"]),
+        ("gan_cdcgan", ["--mode-seeking", "1"]),
+        ("gan_cdcgan", ["--class-loss", "1"]),
+    ],
 )
 def test_the_options_steps_change_only_d_then_g(script, option, tmp_path):
     graph, model, init, _ = build(script, [*TINY[script], *option])
