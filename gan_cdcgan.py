@@ -44,6 +44,7 @@ MODE_SEEKING = 0.0  # λ of the mode-seeking term (Mao et al. 2019): G's loss + 
 CLASS_LOSS = 0.0  # λ of an auxiliary classifier (AC-GAN's, Odena et al. 2017, beside the projection): a 10-way
 #   head on D's features learns the digits of real images, and G pays λ × its cross-entropy on each fake
 #   against the digit asked for (0 = off)
+MINIBATCH_KERNELS = 0  # D sees, through this many learned kernels, how alike its batch's images are (0: off)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -53,7 +54,8 @@ CLASSES = 10
 # G: [z100 N(0,1), y10] 1×1 → dconv128 7 valid BN lrelu.2 → 2× dconv128 3s1 BN lrelu.2
 #    → dconv64 5s2 BN lrelu.2 → dconv1 5s2 tanh
 # D: x28 → conv64 5s2 lrelu.2 → conv128 5s2 BN lrelu.2 → 2× conv128 3s1 BN lrelu.2
-#    → conv1 7 valid + ⟨V[y], features⟩ → logit   (CLASS_LOSS > 0: and dense10 of the features → ten class logits)
+#    → conv1 7 valid + ⟨V[y], features⟩ → logit   (CLASS_LOSS > 0: and dense10 of the features → ten class logits;
+#    MINIBATCH_KERNELS > 0: + a linear read of how close each image's features lie to the rest of its batch)
 # The classic script's (CLASSIC below): F = 128, no 3×3 layers, and D reads [x, y as ten 28×28 planes]
 # instead of the projection.
 CLASSIC = (
@@ -110,6 +112,10 @@ def discriminator(x, labels, hp, classes=False):
             logit += tf.reduce_sum(
                 features * ops.dense(y, 7 * 7 * 2 * f, "projection", use_bias=False, stddev=init), 1, keepdims=True
             )
+        if hp.minibatch_kernels:  # + a linear read of how close each image lies to the rest of its batch
+            width = 7 * 7 * 2 * f
+            close = ops.minibatch_closeness(features, hp.minibatch_kernels, "minibatch", stddev=0.05 * (512 / width) ** 0.5)
+            logit += ops.dense(close, 1, "minibatch_logit", use_bias=False, stddev=init)
         if classes:
             return logit, ops.dense(features, CLASSES, "classifier", stddev=init)
         return logit

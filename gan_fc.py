@@ -42,6 +42,7 @@ CLASSIC = "--no-g-batch-norm --d-hidden 256 --z-modes 0"  # the classic script's
 
 # ------------------------------------------------------------------------------ the two networks
 # G: z96 (ten Gaussians) → fc1024 BN relu → fc1024 BN relu → fc784 tanh     D: 784 → fc512 lrelu.2 → fc512 lrelu.2 → fc1 logit
+# (MINIBATCH_KERNELS > 0: D's fc3 reads the 512 features and, for each kernel, how close they lie to the rest of the batch)
 
 
 def generator(z, hp, training=True):
@@ -62,7 +63,7 @@ def discriminator(x, hp):
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc1"), 0.2)
         h = ops.lrelu(ops.dense(h, hp.d_hidden, "fc2"), 0.2)
         if hp.minibatch_kernels:  # + how close each image lies to the rest of its batch (common/ops.py)
-            h = ops.minibatch_features(h, hp.minibatch_kernels, "minibatch")
+            h = tf.concat([h, ops.minibatch_closeness(h, hp.minibatch_kernels, "minibatch")], axis=1)
         return ops.dense(h, 1, "fc3")
 
 

@@ -119,20 +119,22 @@ def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3, condition=None):
         return y
 
 
-def minibatch_features(x, kernels, name, dims=5):
-    """`x` [batch, features] and, for each of `kernels` learned projections to `dims` numbers, how many
-    of the batch's other rows lie close to this one: Σ_j exp(−‖m_i − m_j‖²). One image cannot show
-    that a batch repeats itself; a batch of fakes in which one kind of digit comes twice as often as
-    in the data can (minibatch discrimination, Salimans et al. 2016, who use the L1 distance: the
-    squared one comes from one batched matmul, [kernels, batch, batch], not a batch² × kernels × dims
-    tensor). Each batch is judged on its own, so real and fake batches must not be mixed."""
+def minibatch_closeness(x, kernels, name, dims=5, stddev=0.05):
+    """For each row of `x` [batch, features] and each of `kernels` learned projections to `dims` numbers,
+    how many of the batch's other rows lie close to it: Σ_j≠i exp(−‖m_i − m_j‖²), [batch, kernels].
+    One image cannot show that a batch repeats itself; a batch of fakes in which one kind of digit comes
+    twice as often as in the data can (minibatch discrimination, Salimans et al. 2016, who use the L1
+    distance: the squared one comes from one batched matmul, [kernels, batch, batch], not a batch² ×
+    kernels × dims tensor). Each batch is judged on its own, so real and fake batches must not be mixed.
+    `stddev`, the projection's initial weights: distances must start near 1–5, where exp(−d) still has a
+    gradient (0.05 for 512 features of ~0.5 rms; scale it by √(512 / features) for wider ones)."""
     with tf.variable_scope(name):
-        m = tf.reshape(dense(x, kernels * dims, "projection", use_bias=False, stddev=0.05), [-1, kernels, dims])
+        m = tf.reshape(dense(x, kernels * dims, "projection", use_bias=False, stddev=stddev), [-1, kernels, dims])
         m = tf.transpose(m, [1, 0, 2])  # [kernels, batch, dims]
         squares = tf.reduce_sum(tf.square(m), axis=2)  # [kernels, batch]
         distance = squares[:, :, None] + squares[:, None, :] - 2.0 * tf.matmul(m, m, transpose_b=True)
         closeness = tf.reduce_sum(tf.exp(-tf.maximum(distance, 0.0)), axis=2) - 1.0  # less its own, exp(0)
-        return tf.concat([x, tf.transpose(closeness)], axis=1)
+        return tf.transpose(closeness)
 
 
 def lrelu(x, alpha=0.2):

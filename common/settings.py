@@ -42,7 +42,7 @@ ADDED_LATER = {
     "decay_start": {"gan_cdcgan": 0},
     "d_lr_decay": {"gan_cdcgan": CopyOf("lr_decay")},
     "class_loss": {"gan_cdcgan": 0.0},
-    "minibatch_kernels": {"gan_fc": 0},
+    "minibatch_kernels": {"gan_fc": 0, "gan_cdcgan": 0},
 }
 
 

@@ -69,7 +69,7 @@ def test_a_run_under_its_older_name_is_found_and_resumed_there(tmp_path, monkeyp
 
 
 def test_a_run_made_before_a_setting_existed_is_found_under_its_older_hash(tmp_path, monkeypatch):
-    """A cDCGAN run hashed before DECAY_START and MODE_SEEKING (and G_CONDITIONAL_BN, D_LR_DECAY, CLASS_LOSS) existed
+    """A cDCGAN run hashed before DECAY_START and MODE_SEEKING (and G_CONDITIONAL_BN, D_LR_DECAY, CLASS_LOSS, MINIBATCH_KERNELS) existed
     is the same run as today's defaults, whose values for all of them reproduce it: the command resumes
     it, not a new folder."""
     import gan_cdcgan
@@ -78,8 +78,12 @@ def test_a_run_made_before_a_setting_existed_is_found_under_its_older_hash(tmp_p
     args = flags.parse("test", gan_cdcgan.HPARAMS, [])
     shaping = names.result_shaping(args.hparams, args.dataset, args.steps_per_epoch)
 
-    def digest(*left_out):  # all three hashes below predate DECAY_START, D_LR_DECAY and CLASS_LOSS
-        kept = {k: v for k, v in shaping.items() if k not in {*left_out, "decay_start", "d_lr_decay", "class_loss"}}
+    def digest(*left_out):  # all three hashes below predate DECAY_START, D_LR_DECAY, CLASS_LOSS and MINIBATCH_KERNELS
+        kept = {
+            k: v
+            for k, v in shaping.items()
+            if k not in {*left_out, "decay_start", "d_lr_decay", "class_loss", "minibatch_kernels"}
+        }
         return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:6]
 
     parent = tmp_path / "gan_cdcgan"

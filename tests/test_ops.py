@@ -1,4 +1,4 @@
-"""Layer helpers: output shapes, variable names, batch norm's two modes, stateless dropout, minibatch features."""
+"""Layer helpers: output shapes, variable names, batch norm's two modes, stateless dropout, minibatch closeness."""
 
 import numpy as np
 import pytest
@@ -103,11 +103,11 @@ def test_stateless_dropout_repeats_for_a_seed_and_is_off_at_inference(graph):
     assert 0.2 < np.mean(va == 0) < 0.4
 
 
-def test_minibatch_features_count_each_rows_close_neighbours_in_its_batch(graph):
-    """Σ_j≠i exp(−‖m_i − m_j‖²) over the learned projection m, appended to the row: the formula
-    checked against numpy, and a batch that repeats one row reads closer for exactly those rows."""
+def test_minibatch_closeness_counts_each_rows_close_neighbours_in_its_batch(graph):
+    """Σ_j≠i exp(−‖m_i − m_j‖²) over the learned projection m: the formula checked against numpy, and
+    a batch that repeats one row reads closer for exactly those rows."""
     x = tf.placeholder(tf.float32, [None, 6])
-    y = ops.minibatch_features(x, kernels=3, name="mb", dims=2)
+    y = ops.minibatch_closeness(x, kernels=3, name="mb", dims=2)
     projection = tf.trainable_variables()[0]
     rng = np.random.default_rng(0)
     batch = rng.normal(0, 1, (5, 6)).astype(np.float32)
@@ -120,8 +120,7 @@ def test_minibatch_features_count_each_rows_close_neighbours_in_its_batch(graph)
     m = (batch @ w).reshape(5, 3, 2)
     distance = ((m[:, None] - m[None]) ** 2).sum(-1)  # [row, other row, kernel]
     expected = np.exp(-distance).sum(1) - 1.0
-    assert w.shape == (6, 3 * 2) and out.shape == (5, 6 + 3)
-    np.testing.assert_array_equal(out[:, :6], batch)
-    np.testing.assert_allclose(out[:, 6:], expected, rtol=1e-4, atol=1e-6)
-    assert np.all(out_repeated[[0, 3, 4], 6:] >= 2.0 - 1e-5)  # two exact copies each: exp(0) twice
-    assert np.all(out_repeated[[0, 3, 4], 6:] > out[[0, 3, 4], 6:])
+    assert w.shape == (6, 3 * 2) and out.shape == (5, 3)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+    assert np.all(out_repeated[[0, 3, 4]] >= 2.0 - 1e-5)  # two exact copies each: exp(0) twice
+    assert np.all(out_repeated[[0, 3, 4]] > out[[0, 3, 4]])
