@@ -131,9 +131,13 @@ def minibatch_closeness(x, kernels, name, dims=5, stddev=0.05):
     with tf.variable_scope(name):
         m = tf.reshape(dense(x, kernels * dims, "projection", use_bias=False, stddev=stddev), [-1, kernels, dims])
         m = tf.transpose(m, [1, 0, 2])  # [kernels, batch, dims]
-        squares = tf.reduce_sum(tf.square(m), axis=2)  # [kernels, batch]
-        distance = squares[:, :, None] + squares[:, None, :] - 2.0 * tf.matmul(m, m, transpose_b=True)
-        closeness = tf.reduce_sum(tf.exp(-tf.maximum(distance, 0.0)), axis=2) - 1.0  # less its own, exp(0)
+        squares = tf.reduce_sum(tf.square(m), axis=2, keepdims=True)  # [kernels, batch, 1]
+        ones = tf.ones_like(squares)
+        # ‖m_i − m_j‖² = [m_i, ‖m_i‖², 1] · [−2 m_j, 1, ‖m_j‖²]: the whole [kernels, batch, batch] table
+        # comes out of the matmul, with no broadcast sums to undo in the backward pass.
+        left, right = tf.concat([m, squares, ones], axis=2), tf.concat([-2.0 * m, ones, squares], axis=2)
+        distance = tf.matmul(left, right, transpose_b=True)  # ≥ 0 but for rounding, whose exp(+ε) ≈ 1 is harmless
+        closeness = tf.reduce_sum(tf.exp(-distance), axis=2) - 1.0  # less each row's own, exp(0)
         return tf.transpose(closeness)
 
 
