@@ -31,11 +31,13 @@ def moved(before, weights):
     return all(not np.array_equal(b, np.array(w)) for b, w in zip(before, weights, strict=True))
 
 checked = {}
-for key in ("fc", "fc xla", "dcgan", "cdcgan", "cdcgan class-loss"):
+for key in ("fc", "fc xla", "fc minibatch", "dcgan", "cdcgan", "cdcgan class-loss"):
     model, jit = key.split()[0], key.endswith("xla")
     hp = harness.hyperparameters(model, 4)
     if key.endswith("class-loss"):
         hp.class_loss = 1.0
+    if key.endswith("minibatch"):
+        hp.minibatch_kernels = 3
     gan = keras_peers.KerasGAN(model, hp, jit)
     nets = {"g": gan.g.trainable_variables, "d": gan.d.trainable_variables, "average": gan.average}
     before = {name: [np.array(w) for w in weights] for name, weights in nets.items()}
@@ -58,6 +60,15 @@ def our_class_loss_sizes():
     module, hp = report.model_args(report.MODELS["cdcgan"], None)
     hp.class_loss = 1.0
     return ours.sizes("cdcgan", module, hp)
+
+
+@pytest.fixture(scope="module")
+def our_minibatch_sizes():
+    """Our FC's with three minibatch kernels (a count no default has): D's projection, 512 × 15, and
+    three more inputs to its last layer count."""
+    module, hp = report.model_args(report.MODELS["fc"], None)
+    hp.minibatch_kernels = 3
+    return ours.sizes("fc", module, hp)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +99,13 @@ def test_keras_peer_learns_the_auxiliary_classifier_under_class_loss(our_sizes, 
     has no gradient but the class term's."""
     checked = keras_checked["cdcgan class-loss"]
     assert checked["sizes"] == our_class_loss_sizes != our_sizes["cdcgan"]
+    assert checked["moved"] == {"g": True, "d": True, "average": True}
+    assert all(np.isfinite(checked["losses"]))
+
+
+def test_keras_peer_has_our_minibatch_discrimination(our_sizes, our_minibatch_sizes, keras_checked):
+    checked = keras_checked["fc minibatch"]
+    assert checked["sizes"] == our_minibatch_sizes != our_sizes["fc"]
     assert checked["moved"] == {"g": True, "d": True, "average": True}
     assert all(np.isfinite(checked["losses"]))
 
@@ -193,3 +211,17 @@ def test_pytorch_peer_learns_the_auxiliary_classifier_under_class_loss(our_class
     gan.run()
     assert all(np.isfinite(gan.finish()))
     assert all(not torch_peers.torch.equal(b, p) for b, p in zip(before, gan.d.classifier.parameters(), strict=True))
+
+
+def test_pytorch_peer_has_our_minibatch_discrimination(our_minibatch_sizes, torch_peers):
+    from benchmarks.peers import harness
+
+    hp = harness.hyperparameters("fc", 4)
+    hp.minibatch_kernels = 3
+    gan = torch_peers.TorchGAN("fc", hp, channels_last=False, device="cpu")
+    assert gan.sizes() == our_minibatch_sizes
+    layer = next(m for m in gan.d.modules() if isinstance(m, torch_peers.MinibatchDiscrimination))
+    before = layer.projection.weight.detach().clone()
+    gan.run()
+    assert all(np.isfinite(gan.finish()))
+    assert not torch_peers.torch.equal(before, layer.projection.weight)

@@ -47,8 +47,26 @@ def _init(hp):
     return keras.initializers.RandomNormal(stddev=hp.init_stddev)
 
 
+class BatchCloseness(layers.Layer):
+    """For each kernel of `m` [batch, kernels × 5] (D's projection, a Dense of its own so that it is
+    counted), Σ_j≠i exp(−‖m_i − m_j‖²) over the batch: gan_fc.py's MINIBATCH_KERNELS
+    (common/ops.py's minibatch_closeness)."""
+
+    def __init__(self, kernels, dims=5, **kwargs):
+        super().__init__(**kwargs)
+        self.kernels, self.dims = kernels, dims
+
+    def call(self, m):
+        ops = keras.ops
+        m = ops.transpose(ops.reshape(m, (-1, self.kernels, self.dims)), (1, 0, 2))  # [kernels, batch, dims]
+        squares = ops.sum(ops.square(m), axis=2, keepdims=True)
+        distance = squares + ops.transpose(squares, (0, 2, 1)) - 2.0 * ops.matmul(m, ops.transpose(m, (0, 2, 1)))
+        return ops.transpose(ops.sum(ops.exp(-distance), axis=2) - 1.0)
+
+
 def fc(hp):
-    """G: z → 2 × (dense, no bias, batch norm, ReLU) → dense 784 tanh; D: 784 → 2 × (dense, lrelu 0.2) → 1."""
+    """G: z → 2 × (dense, no bias, batch norm, ReLU) → dense 784 tanh; D: 784 → 2 × (dense, lrelu 0.2)
+    [→ minibatch discrimination] → 1."""
     z = keras.Input((hp.z_dim,))
     h = z
     for _ in range(2):
@@ -60,6 +78,12 @@ def fc(hp):
     h = layers.Flatten()(x)
     for _ in range(2):
         h = layers.LeakyReLU(0.2)(layers.Dense(hp.d_hidden)(h))
+    kernels = getattr(hp, "minibatch_kernels", 0)
+    if kernels:
+        init = keras.initializers.RandomNormal(stddev=0.05)  # ours (common/ops.py)
+        h = layers.Concatenate()(
+            [h, BatchCloseness(kernels)(layers.Dense(kernels * 5, use_bias=False, kernel_initializer=init)(h))]
+        )
     return g, keras.Model(x, layers.Dense(1)(h), name="discriminator")
 
 

@@ -83,9 +83,25 @@ def _normal(hp):
     return lambda weight: nn.init.normal_(weight, std=hp.init_stddev)
 
 
+class MinibatchDiscrimination(nn.Module):
+    """The features and, for each of `kernels` learned projections to 5 numbers, Σ_j≠i exp(−‖m_i − m_j‖²)
+    over the batch (gan_fc.py's MINIBATCH_KERNELS, common/ops.py's minibatch_closeness)."""
+
+    def __init__(self, features, kernels, dims=5):
+        super().__init__()
+        self.kernels, self.dims = kernels, dims
+        self.projection = nn.Linear(features, kernels * dims, bias=False)  # a Linear, so that it is counted
+
+    def forward(self, x):
+        m = self.projection(x).view(-1, self.kernels, self.dims).transpose(0, 1)  # [kernels, batch, dims]
+        squares = m.square().sum(2, keepdim=True)
+        distance = squares + squares.transpose(1, 2) - 2.0 * m @ m.transpose(1, 2)
+        return torch.cat([x, (torch.exp(-distance).sum(2) - 1.0).t()], 1)
+
+
 def fc(hp):
-    """G: z → 2 × (dense, no bias, batch norm, ReLU) → dense 784 tanh; D: 784 → 2 × (dense, lrelu 0.2) → 1.
-    Glorot-uniform weights, as ours (TensorFlow's default)."""
+    """G: z → 2 × (dense, no bias, batch norm, ReLU) → dense 784 tanh; D: 784 → 2 × (dense, lrelu 0.2)
+    [→ minibatch discrimination] → 1. Glorot-uniform weights, as ours (TensorFlow's default)."""
     h = hp.g_hidden
 
     def hidden(inputs):
@@ -93,8 +109,21 @@ def fc(hp):
 
     g = nn.Sequential(*hidden(hp.z_dim), *hidden(h), nn.Linear(h, 28 * 28), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
     h = hp.d_hidden
-    d = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, h), nn.LeakyReLU(0.2), nn.Linear(h, h), nn.LeakyReLU(0.2), nn.Linear(h, 1))
-    return _initialize(g, nn.init.xavier_uniform_), _initialize(d, nn.init.xavier_uniform_)
+    kernels = getattr(hp, "minibatch_kernels", 0)
+    batch = [MinibatchDiscrimination(h, kernels)] if kernels else []
+    d = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, h),
+        nn.LeakyReLU(0.2),
+        nn.Linear(h, h),
+        nn.LeakyReLU(0.2),
+        *batch,
+        nn.Linear(h + kernels, 1),
+    )
+    _initialize(d, nn.init.xavier_uniform_)
+    for layer in batch:
+        nn.init.normal_(layer.projection.weight, std=0.05)  # ours (common/ops.py)
+    return _initialize(g, nn.init.xavier_uniform_), d
 
 
 def dcgan(hp):
