@@ -1,13 +1,13 @@
 """Fully connected GAN on MNIST: two MLPs, the generator drawing digits from ten Gaussian blobs of noise.
-Grown from the classic two-MLP script (CLASSIC below: uniform noise, no batch norm, D of 256 units) with
-three changes measured together (docs/results.md): G's noise from the DCGAN's ten Gaussians, batch norm
-before G's ReLUs, and D twice as wide.
+Grown from the classic two-MLP script (CLASSIC below: uniform noise, no batch norm, D of 256 units, D
+judging one image at a time) with four changes (docs/results.md): G's noise from the DCGAN's ten
+Gaussians, batch norm before G's ReLUs, D twice as wide, and D seeing how alike its batch's images are.
 
     python gan_fc.py                      # train (resumes if this configuration was trained before)
     python gan_fc.py --lr 1e-4 --epochs 100
     python gan_fc.py --generate 64 --to digits.png
     python gan_fc.py --generate 8 --walk 10 --to walks.png   # 8 walks through the noise, 10 steps each (.gif: animated)
-    python gan_fc.py --no-g-batch-norm --d-hidden 256 --z-modes 0   # the classic script's networks (CLASSIC)
+    python gan_fc.py --no-g-batch-norm --d-hidden 256 --z-modes 0 --minibatch-kernels 0   # the classic script's networks (CLASSIC)
 
 Every hyperparameter constant at the top of the file is also a flag (`BATCH_SIZE` -> `--batch-size`).
 """
@@ -32,17 +32,18 @@ G_BATCH_NORM = True  # batch norm before each of G's hidden activations (the cla
 BN_MOMENTUM = 0.9  # G's batch-norm moving averages (with G_BATCH_NORM and --g-average 0)
 LABEL_SMOOTHING = 0.0  # one-sided: D's target for real images is 1 − this (one classic script used 0.1)
 G_AVERAGE = 0.999  # samples come from a moving average of G's weights with this decay (0: from G itself)
-MINIBATCH_KERNELS = 0  # D sees, through this many learned kernels, how alike its batch's images are (0: off)
+MINIBATCH_KERNELS = 8  # D sees, through this many learned kernels, how alike its batch's images are (0: off,
+#   the classic); without it two of the ten noise modes could settle on one digit (docs/results.md)
 PACKING = 1  # D judges this many images at once, side by side (PacGAN, Lin et al. 2018; 1: one, the classic)
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
 GRID = (8, 8)  # rows, cols of the per-epoch sample grid
-CLASSIC = "--no-g-batch-norm --d-hidden 256 --z-modes 0"  # the classic script's networks and noise (README)
+CLASSIC = "--no-g-batch-norm --d-hidden 256 --z-modes 0 --minibatch-kernels 0"  # the classic script's networks and noise (README)
 
 # ------------------------------------------------------------------------------ the two networks
-# G: z96 (ten Gaussians) → fc1024 BN relu → fc1024 BN relu → fc784 tanh     D: 784 → fc512 lrelu.2 → fc512 lrelu.2 → fc1 logit
-# (MINIBATCH_KERNELS > 0: D's fc3 reads the 512 features and, for each kernel, how close they lie to the rest of the batch)
+# G: z96 (ten Gaussians) → fc1024 BN relu → fc1024 BN relu → fc784 tanh
+# D: 784 → fc512 lrelu.2 → fc512 lrelu.2 → [the 512, and 8 kernels' closeness to the rest of the batch] → fc1 logit
 
 
 def generator(z, hp, training=True):

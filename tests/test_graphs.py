@@ -44,7 +44,8 @@ def test_fc_architecture_matches_the_comment():
         "generator/fc3/weights": [1024, 784],
         "discriminator/fc1/weights": [784, 512],
         "discriminator/fc2/weights": [512, 512],
-        "discriminator/fc3/weights": [512, 1],
+        "discriminator/minibatch/projection/weights": [512, 8 * 5],
+        "discriminator/fc3/weights": [512 + 8, 1],
     }
     graph, *_ = build("gan_fc")
     with graph.as_default():  # batch norm before G's two ReLUs, whose beta replaces the layers' biases
@@ -55,10 +56,13 @@ def test_fc_architecture_matches_the_comment():
 
 
 def test_the_readmes_classic_fc_flags_build_the_classic_scripts_networks():
-    """The classic two-MLP script's networks and noise: no batch norm, D of 256, uniform z."""
+    """The classic two-MLP script's networks and noise: no batch norm, D of 256 judging one image at a
+    time, uniform z."""
     import gan_fc
 
-    line = next(line for line in (REPO / "README.md").read_text().splitlines() if "--z-modes 0`" in line and "gan_fc" in line)
+    line = next(
+        line for line in (REPO / "README.md").read_text().splitlines() if "`--no-g-batch-norm" in line and "gan_fc" in line
+    )
     argv = line[line.index("`--") + 1 : line.rindex("`")].split()
     assert gan_fc.CLASSIC.split() == argv and flags.parse("t", gan_fc.HPARAMS, argv).z_modes == 0
     assert weight_shapes("gan_fc", argv) == {
@@ -330,10 +334,11 @@ def test_cdcgan_g_s_batch_norms_take_each_digit_s_own_scale_and_shift():
 
 def test_fc_packing_gives_one_logit_per_pack_of_images_side_by_side():
     """With PACKING 2, D's first layer reads two images at once: a batch of 6 gets 3 logits, and
-    changing one image changes its own pack's logit alone."""
+    changing one image changes its own pack's logit alone (with no minibatch kernels, which would let
+    it change every logit: the next test)."""
     import gan_fc
 
-    graph, _, init, args = build("gan_fc", [*TINY["gan_fc"], "--packing", "2"])
+    graph, _, init, args = build("gan_fc", [*TINY["gan_fc"], "--packing", "2", "--minibatch-kernels", "0"])
     with graph.as_default():
         x = tf.placeholder(tf.float32, [6, 28, 28, 1])
         logits = gan_fc.discriminator(x, args)
@@ -347,6 +352,25 @@ def test_fc_packing_gives_one_logit_per_pack_of_images_side_by_side():
         before, after = sess.run(logits, {x: images}), sess.run(logits, {x: changed})
     assert before.shape == (3, 1)
     assert np.array_equal(before[[0, 2]], after[[0, 2]]) and not np.allclose(before[1], after[1])
+
+
+@pytest.mark.parametrize("kernels", ["8", "0"])
+def test_fc_d_judges_each_image_with_its_batch_only_with_minibatch_kernels(kernels):
+    """MINIBATCH_KERNELS (the default's 8): changing one image of a batch moves every image's logit, as
+    D reads how close each lies to the rest; with 0 (the classic), only its own."""
+    import gan_fc
+
+    graph, _, init, args = build("gan_fc", [*TINY["gan_fc"], "--minibatch-kernels", kernels])
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [5, 28, 28, 1])
+        logits = gan_fc.discriminator(x, args)
+    images = np.random.default_rng(0).uniform(-1, 1, (5, 28, 28, 1))
+    changed = images.copy()
+    changed[2] = -changed[2]
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        moved = ~np.isclose(sess.run(logits, {x: images}), sess.run(logits, {x: changed}), rtol=0, atol=1e-7)[:, 0]
+    assert moved.tolist() == [True] * 5 if kernels != "0" else [False, False, True, False, False]
 
 
 def test_cdcgan_mode_seeking_pairs_digits_and_charges_g_for_alike_images():

@@ -79,8 +79,9 @@ def keras_checked():
 
 
 def test_our_sizes_are_counted_by_hand_for_the_fc(our_sizes):
-    """z96 → 1024 → 1024 → 784 (batch norm's γ and β on the hidden layers, no bias before them); 784 → 512 → 512 → 1."""
-    g_weights, d_weights = 96 * 1024 + 1024 * 1024 + 1024 * 784, 784 * 512 + 512 * 512 + 512
+    """z96 → 1024 → 1024 → 784 (batch norm's γ and β on the hidden layers, no bias before them); 784 → 512
+    → 512, projected to 8 kernels × 5 for the batch closeness, → [512 + 8] → 1."""
+    g_weights, d_weights = 96 * 1024 + 1024 * 1024 + 1024 * 784, 784 * 512 + 512 * 512 + 512 * 40 + 520
     assert our_sizes["fc"]["params"] == {"g": g_weights + 2 * 2 * 1024 + 784, "d": d_weights + 512 + 512 + 1}
     assert our_sizes["fc"]["flops_per_image"] == {"g": 2 * g_weights, "d": 2 * d_weights}
 
