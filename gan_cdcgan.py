@@ -45,6 +45,7 @@ CLASS_LOSS = 0.0  # λ of an auxiliary classifier (AC-GAN's, Odena et al. 2017, 
 #   head on D's features learns the digits of real images, and G pays λ × its cross-entropy on each fake
 #   against the digit asked for (0 = off)
 MINIBATCH_KERNELS = 0  # D sees, through this many learned kernels, how alike its batch's images are (0: off)
+MINIBATCH_BY_DIGIT = False  # with MINIBATCH_KERNELS: each image is compared with its own digit's images only
 SEED = 0
 HPARAMS = flags.hyperparameters(globals())  # every constant above is also a flag
 
@@ -114,7 +115,10 @@ def discriminator(x, labels, hp, classes=False):
             )
         if hp.minibatch_kernels:  # + a linear read of how close each image lies to the rest of its batch
             width = 7 * 7 * 2 * f
-            close = ops.minibatch_closeness(features, hp.minibatch_kernels, "minibatch", stddev=0.05 * (512 / width) ** 0.5)
+            groups = labels if hp.minibatch_by_digit else None
+            close = ops.minibatch_closeness(
+                features, hp.minibatch_kernels, "minibatch", stddev=0.05 * (512 / width) ** 0.5, groups=groups
+            )
             logit += ops.dense(close, 1, "minibatch_logit", use_bias=False, stddev=init)
         if classes:
             return logit, ops.dense(features, CLASSES, "classifier", stddev=init)

@@ -298,6 +298,8 @@ def parse(description, hparams, argv=None, conditional=False):
         )
     if args.batch_size % getattr(args, "packing", 1):
         parser.error(f"--batch-size {args.batch_size} does not split into packs of {args.packing}: make it a multiple")
+    if getattr(args, "minibatch_by_digit", False) and not args.minibatch_kernels:
+        parser.error("--minibatch-by-digit groups the batch closeness by digit: it needs --minibatch-kernels 1 or more")
     if getattr(args, "mode_seeking", 0) and args.batch_size < 2:
         parser.error("--mode-seeking compares images in pairs: it needs --batch-size 2 or more")
     args.checkpoint = args.checkpoint or "latest"

@@ -119,7 +119,7 @@ def batch_norm(x, training, name, momentum=0.99, epsilon=1e-3, condition=None):
         return y
 
 
-def minibatch_closeness(x, kernels, name, dims=5, stddev=0.05):
+def minibatch_closeness(x, kernels, name, dims=5, stddev=0.05, groups=None):
     """For each row of `x` [batch, features] and each of `kernels` learned projections to `dims` numbers,
     how many of the batch's other rows lie close to it: Σ_j≠i exp(−‖m_i − m_j‖²), [batch, kernels].
     One image cannot show that a batch repeats itself; a batch of fakes in which one kind of digit comes
@@ -127,7 +127,9 @@ def minibatch_closeness(x, kernels, name, dims=5, stddev=0.05):
     distance: the squared one comes from one batched matmul, [kernels, batch, batch], not a batch² ×
     kernels × dims tensor). Each batch is judged on its own, so real and fake batches must not be mixed.
     `stddev`, the projection's initial weights: distances must start near 1–5, where exp(−d) still has a
-    gradient (0.05 for 512 features of ~0.5 rms; scale it by √(512 / features) for wider ones)."""
+    gradient (0.05 for 512 features of ~0.5 rms; scale it by √(512 / features) for wider ones).
+    `groups` [batch] (a conditional D's labels): only the rows of a row's own group count, so that a
+    batch of ten digits is judged on how alike each digit's own images are, not on how alike a 5 is to a 6."""
     with tf.variable_scope(name):
         m = tf.reshape(dense(x, kernels * dims, "projection", use_bias=False, stddev=stddev), [-1, kernels, dims])
         m = tf.transpose(m, [1, 0, 2])  # [kernels, batch, dims]
@@ -137,7 +139,10 @@ def minibatch_closeness(x, kernels, name, dims=5, stddev=0.05):
         # comes out of the matmul, with no broadcast sums to undo in the backward pass.
         left, right = tf.concat([m, squares, ones], axis=2), tf.concat([-2.0 * m, ones, squares], axis=2)
         distance = tf.matmul(left, right, transpose_b=True)  # ≥ 0 but for rounding, whose exp(+ε) ≈ 1 is harmless
-        closeness = tf.reduce_sum(tf.exp(-distance), axis=2) - 1.0  # less each row's own, exp(0)
+        near = tf.exp(-distance)
+        if groups is not None:  # [batch, batch] of 1 where both rows are of one group, broadcast over kernels
+            near *= tf.cast(tf.equal(groups[:, None], groups[None, :]), near.dtype)
+        closeness = tf.reduce_sum(near, axis=2) - 1.0  # less each row's own, exp(0)
         return tf.transpose(closeness)
 
 

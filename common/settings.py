@@ -43,6 +43,7 @@ ADDED_LATER = {
     "d_lr_decay": {"gan_cdcgan": CopyOf("lr_decay")},
     "class_loss": {"gan_cdcgan": 0.0},
     "minibatch_kernels": {"gan_fc": 0, "gan_cdcgan": 0},
+    "minibatch_by_digit": {"gan_cdcgan": False},
 }
 
 

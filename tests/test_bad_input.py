@@ -182,6 +182,7 @@ def test_bad_values_that_need_the_data_or_a_run(tmp_path, tiny_mnist, capsys):
         ),
         (gan_cdcgan, ["--generate", "5", "--label", "10"], "a digit 0–9"),
         (gan_cdcgan, ["--mode-seeking", "1", "--batch-size", "1"], "in pairs"),
+        (gan_cdcgan, ["--minibatch-by-digit"], "needs --minibatch-kernels"),  # 0 kernels: nothing to group
     ]
     for module, argv, words in cases:
         assert run_main(module, argv) == 2

@@ -416,6 +416,7 @@ def test_d_step_changes_only_d_and_the_full_step_adds_only_a_g_update(built, tmp
         ("gan_cdcgan", ["--mode-seeking", "1"]),
         ("gan_cdcgan", ["--class-loss", "1"]),
         ("gan_cdcgan", ["--minibatch-kernels", "4"]),
+        ("gan_cdcgan", ["--minibatch-kernels", "4", "--minibatch-by-digit"]),
     ],
 )
 def test_the_options_steps_change_only_d_then_g(script, option, tmp_path):

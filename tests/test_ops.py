@@ -124,3 +124,20 @@ def test_minibatch_closeness_counts_each_rows_close_neighbours_in_its_batch(grap
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
     assert np.all(out_repeated[[0, 3, 4]] >= 2.0 - 1e-5)  # two exact copies each: exp(0) twice
     assert np.all(out_repeated[[0, 3, 4]] > out[[0, 3, 4]])
+
+
+def test_minibatch_closeness_by_group_counts_only_a_rows_own_group(graph):
+    """With `groups` (a conditional D's digits), the sum runs over the rows of one's own group alone: the
+    formula against numpy with the mask, and a row alone in its group reads 0 however close the others lie."""
+    x, groups = tf.placeholder(tf.float32, [None, 6]), tf.placeholder(tf.int32, [None])
+    y = ops.minibatch_closeness(x, kernels=3, name="mb", dims=2, groups=groups)
+    projection = tf.trainable_variables()[0]
+    batch = np.random.default_rng(1).normal(0, 0.3, (6, 6)).astype(np.float32)
+    digits = np.array([5, 3, 5, 5, 7, 3])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w, out = sess.run([projection, y], {x: batch, groups: digits})
+    m = (batch @ w).reshape(6, 3, 2)
+    near = np.exp(-((m[:, None] - m[None]) ** 2).sum(-1)) * (digits[:, None] == digits[None])[..., None]
+    np.testing.assert_allclose(out, near.sum(1) - 1.0, rtol=1e-4, atol=1e-6)
+    assert np.allclose(out[4], 0.0, atol=1e-6) and np.all(out[[0, 2, 3]] > 0.1)  # the 7 has no other 7
