@@ -110,11 +110,16 @@ def draws_line(draws, samples):
     fds = [d["fd"] for d in draws]
     precisions, recalls = [d["precision"] for d in draws], [d["recall"] for d in draws]
     hists = 100 * np.asarray([d["histogram"] for d in draws])
-    return (
+    line = (
         f"  {len(draws)} draws of {samples:,}: score {min(scores):.3f}–{max(scores):.3f} (mean {np.mean(scores):.3f}), "
         f"FD {min(fds):.2f}–{max(fds):.2f} (mean {np.mean(fds):.2f}), precision {min(precisions):.3f}–{max(precisions):.3f}, "
         f"recall {min(recalls):.3f}–{max(recalls):.3f}, classes {hists.min():.1f}–{hists.max():.1f}"
     )
+    if "conditional" in draws[0]:  # the worst digit is ~1,000 images: its share moves most from draw to draw
+        accuracies = [d["conditional"]["accuracy"] for d in draws]
+        worst = [min(d["conditional"]["per_class"]) for d in draws]
+        line += f", accuracy {min(accuracies):.2%}–{max(accuracies):.2%} (worst digit {min(worst):.1%}–{max(worst):.1%})"
+    return line
 
 
 def temperatures(text):
@@ -146,7 +151,7 @@ def main(argv=None):
         "--z-temperature",
         type=temperatures,
         metavar="T[,T...]",
-        help="draw a DCGAN run's noise with this stddev instead of the run's Z_TEMPERATURE, a row per value (printed only)",
+        help="draw each run's noise with this stddev instead of the run's Z_TEMPERATURE, a row per value (printed only)",
     )
     parser.add_argument(
         "--draws",

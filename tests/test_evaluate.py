@@ -151,6 +151,18 @@ def test_evaluate_draws_more_sets_of_images_and_keeps_the_first_as_the_row(
     assert len(json.loads((run / "metrics.json").read_text())["draws"]) == 3
 
 
+def test_evaluate_draws_give_the_conditional_accuracy_range_with_the_worst_digit(
+    tiny_runs, tiny_mnist, tiny_classifier_dir, monkeypatch, capsys
+):
+    monkeypatch.setattr(classifier, "CLASSIFIER_DIR", tiny_classifier_dir)
+    row = evaluate.main([str(tiny_runs / "gan_cdcgan"), "--samples", "100", "--draws", "2"])[0]
+    table = capsys.readouterr().out
+    accuracies = [d["conditional"]["accuracy"] for d in row["draws"]]
+    worst = [min(d["conditional"]["per_class"]) for d in row["draws"]]
+    expected = f"accuracy {min(accuracies):.2%}–{max(accuracies):.2%} (worst digit {min(worst):.1%}–{max(worst):.1%})"
+    assert expected in table.splitlines()[-1], table
+
+
 def test_a_later_draw_continues_the_noise_stream_where_the_first_ends(tiny_runs):
     """Draw d of n images is chunks d·⌈n/CHUNK⌉ on of the one GENERATE stream: never draw 0's noise."""
     run = runs.RunFolder(tiny_runs / "gan_dcgan")
