@@ -18,7 +18,7 @@ from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
-EPOCHS = 16  # ~half the classic networks' cost an epoch: 16 of these cost what 8–9 of those did (docs/results.md)
+EPOCHS = 16  # an epoch costs 0.73 of the classic networks' on a CPU: 16 cost what ~12 of those do (docs/results.md)
 BATCH_SIZE = 100
 LR = 8e-4  # G's: 4× D's, as the DCGAN's search found best (docs/results.md; the classic script: 2e-4 for both)
 D_LR = 2e-4  # D's: the DCGAN paper's
@@ -142,7 +142,7 @@ def sample(hp, count, seed, labels, training=False, z=None):
 
     The noise is drawn a little warmer than in training (Z_TEMPERATURE; the DCGAN draws colder): told
     the digit, this G draws each digit's styles narrower than the data has them, and wider noise gives
-    back variety. 1.05 lowers the FD from 9.2 to 7.8 for 0.1 % more wrong digits; colder draws even
+    back variety. 1.05 lowers the FD from 8.8 to 7.4 for 0.05 % more wrong digits; colder draws even
     fewer wrong digits but a far higher FD (15 at 0.9: docs/results.md). `--z-temperature 1` draws
     exactly as training does."""
     if z is None:
