@@ -47,6 +47,45 @@ def test_variables_are_named_like_the_architecture(graph):
     assert tf.global_variables()[0].shape.as_list() == [5, 5, 3, 4]  # transposed kernels: [h, w, out, in]
 
 
+@pytest.mark.parametrize(
+    "layer, shape, reference",
+    [  # each with TensorFlow's own op on the same weights (reference: x, w -> y without the bias)
+        (
+            lambda x: ops.conv2d(x, 6, 3, 1, "l", use_bias=False),
+            [4, 7, 7, 5],
+            lambda x, w: tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"),
+        ),
+        (
+            lambda x: ops.conv2d_transpose(x, 6, 3, 1, "l", use_bias=False),
+            [4, 7, 7, 5],
+            lambda x, w: tf.nn.conv2d_transpose(x, w, [4, 7, 7, 6], [1, 1, 1, 1], "SAME"),
+        ),
+        (
+            lambda x: ops.conv2d_transpose(x, 6, 7, 1, "l", padding="VALID", use_bias=False),
+            [4, 1, 1, 5],
+            lambda x, w: tf.nn.conv2d_transpose(x, w, [4, 7, 7, 6], [1, 1, 1, 1], "VALID"),
+        ),
+    ],
+    ids=["conv stride 1", "transposed conv stride 1", "transposed conv from 1x1"],
+)
+def test_layers_computed_another_way_match_tensorflows_own_op_and_its_gradients(graph, layer, shape, reference):
+    """The fast paths (a matmul, a conv with the kernel turned round, its hand-written input gradient)
+    give what TensorFlow's own op gives, forward and backward, and leave no transposed-conv kernel
+    (Conv2DBackpropInput, the slow one on a CPU) in the graph."""
+    rng = np.random.RandomState(0)
+    x = tf.constant(rng.randn(*shape).astype(np.float32))
+    y = layer(x)
+    (w,) = tf.global_variables()
+    upstream = tf.constant(rng.randn(*y.shape.as_list()).astype(np.float32))  # a loss's gradient at y
+    ours = [y, *tf.gradients(tf.reduce_sum(y * upstream), [x, w])]
+    assert "Conv2DBackpropInput" not in {op.type for op in tf.get_default_graph().get_operations()}
+    y_ref = reference(x, w)
+    theirs = [y_ref, *tf.gradients(tf.reduce_sum(y_ref * upstream), [x, w])]
+    for a, b in zip(*_run([ours, theirs]), strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_normal_init_has_the_requested_stddev(graph):
     w = ops.dense(tf.zeros([1, 400]), 400, "fc", stddev=0.02)
     weights = _run(tf.trainable_variables()[0])
