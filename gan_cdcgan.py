@@ -18,7 +18,7 @@ from common import flags, gan, inputs, loop, ops, walks
 from common.tfcompat import tf, tf2
 
 # ------------------------------------------------------------------------------ hyperparameters
-EPOCHS = 16  # an epoch costs 0.73 of the classic networks' on a CPU: 16 cost what ~12 of those do (docs/results.md)
+EPOCHS = 16  # on a CPU an epoch costs 0.53–0.61 of the classic networks': 16 cost what 9–10 of those do (docs/results.md)
 BATCH_SIZE = 100
 LR = 8e-4  # G's: 4× D's, as the DCGAN's search found best (docs/results.md; the classic script: 2e-4 for both)
 D_LR = 2e-4  # D's: the DCGAN paper's

@@ -68,10 +68,11 @@ def test_variables_are_named_like_the_architecture(graph):
     ],
     ids=["conv stride 1", "transposed conv stride 1", "transposed conv from 1x1"],
 )
-def test_layers_computed_another_way_match_tensorflows_own_op_and_its_gradients(graph, layer, shape, reference):
+def test_layers_computed_another_way_match_tensorflows_own_op_and_its_gradients(graph, layer, shape, reference, monkeypatch):
     """The fast paths (a matmul, a conv with the kernel turned round, its hand-written input gradient)
     give what TensorFlow's own op gives, forward and backward, and leave no transposed-conv kernel
     (Conv2DBackpropInput, the slow one on a CPU) in the graph."""
+    monkeypatch.setattr(ops, "_on_cpu", lambda: True)  # the CPU's paths, also where a GPU is visible
     rng = np.random.RandomState(0)
     x = tf.constant(rng.randn(*shape).astype(np.float32))
     y = layer(x)
@@ -84,6 +85,15 @@ def test_layers_computed_another_way_match_tensorflows_own_op_and_its_gradients(
     for a, b in zip(*_run([ours, theirs]), strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_a_gpu_keeps_tensorflows_own_kernels_for_stride_1_layers(graph, monkeypatch):
+    """Where cuDNN runs a transposed conv as fast as a conv, turning the kernel would only add launches."""
+    monkeypatch.setattr(ops, "_on_cpu", lambda: False)
+    x = tf.zeros([2, 7, 7, 4])
+    ops.conv2d_transpose(x, 3, 3, 1, "t")
+    types = {op.type for op in tf.get_default_graph().get_operations()}
+    assert "Conv2DBackpropInput" in types and "ReverseV2" not in types
 
 
 def test_normal_init_has_the_requested_stddev(graph):
