@@ -29,7 +29,8 @@ and how each figure is obtained:
   Fréchet distance's matrix work, the weights' copy for the checkpoint), which a GPU runs in
   milliseconds, and apart the two threads' work while the next epoch trains (history.csv, the
   checkpoint and the best one; the loss plot and the GIF);
-- a projected GPU epoch: each step's FLOPs and kernel count (ops a traced step runs, host ops left out)
+- a projected GPU epoch: each step's FLOPs and kernel count (ops a traced step runs, host ops left out,
+  in the graph as a GPU builds it: see ops.gpu_layers)
   at the assumptions printed (GPU_PEAK_TFLOPS, GPU_EFFICIENCY, GPU_LAUNCH_S, GPU_EIGH_S), plus the host cost per
   step and the epoch end's host work measured here; and the share of it outside the step. Estimates;
 - the classic-style loop: the same generator and discriminator fed numpy batches and numpy noise through

@@ -38,7 +38,7 @@ def conv2d(x, filters, kernel, stride, name, padding="SAME", use_bias=True, stdd
     with tf.variable_scope(name):
         shape = [kernel, kernel, x.shape[-1], filters]
         w = tf.get_variable("weights", shape, initializer=_initializer(stddev))
-        if stride == 1 and padding == "SAME" and kernel % 2 and _on_cpu():
+        if stride == 1 and padding == "SAME" and kernel % 2 and on_cpu():
             y = _same_conv(x, w)
         else:
             y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=padding)
@@ -47,9 +47,24 @@ def conv2d(x, filters, kernel, stride, name, padding="SAME", use_bias=True, stdd
         return y
 
 
-def _on_cpu():
+_GPU_LAYERS = False  # see gpu_layers
+
+
+def on_cpu():
     """Whether the graphs of this process run on the CPU (no GPU visible, or hidden by --device cpu)."""
-    return not tf2.config.get_visible_devices("GPU")
+    return not _GPU_LAYERS and not tf2.config.get_visible_devices("GPU")
+
+
+@contextlib.contextmanager
+def gpu_layers():
+    """Layers built inside take the paths they take on a GPU, wherever this process runs: bench.py
+    counts a GPU step's kernels from such a graph."""
+    global _GPU_LAYERS
+    _GPU_LAYERS = True
+    try:
+        yield
+    finally:
+        _GPU_LAYERS = False
 
 
 def _same_conv(x, w):
@@ -93,7 +108,7 @@ def conv2d_transpose(x, filters, kernel, stride, name, padding="SAME", use_bias=
         if height == width == 1 and padding == "VALID":  # from one pixel: a projection, as one matmul
             projection = tf.reshape(tf.transpose(w, [3, 0, 1, 2]), [shape[3], out_h * out_w * filters])
             y = tf.matmul(tf.reshape(x, [-1, shape[3]]), projection)
-        elif stride == 1 and padding == "SAME" and kernel % 2 and _on_cpu():  # a conv, the kernel turned round
+        elif stride == 1 and padding == "SAME" and kernel % 2 and on_cpu():  # a conv, the kernel turned round
             y = _same_conv(x, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]))
         else:
             out_shape = tf.stack([tf.shape(x)[0], out_h, out_w, filters])

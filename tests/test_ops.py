@@ -72,7 +72,7 @@ def test_layers_computed_another_way_match_tensorflows_own_op_and_its_gradients(
     """The fast paths (a matmul, a conv with the kernel turned round, its hand-written input gradient)
     give what TensorFlow's own op gives, forward and backward, and leave no transposed-conv kernel
     (Conv2DBackpropInput, the slow one on a CPU) in the graph."""
-    monkeypatch.setattr(ops, "_on_cpu", lambda: True)  # the CPU's paths, also where a GPU is visible
+    monkeypatch.setattr(ops, "on_cpu", lambda: True)  # the CPU's paths, also where a GPU is visible
     rng = np.random.RandomState(0)
     x = tf.constant(rng.randn(*shape).astype(np.float32))
     y = layer(x)
@@ -87,13 +87,16 @@ def test_layers_computed_another_way_match_tensorflows_own_op_and_its_gradients(
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_a_gpu_keeps_tensorflows_own_kernels_for_stride_1_layers(graph, monkeypatch):
-    """Where cuDNN runs a transposed conv as fast as a conv, turning the kernel would only add launches."""
-    monkeypatch.setattr(ops, "_on_cpu", lambda: False)
+def test_a_gpu_keeps_tensorflows_own_kernels_for_stride_1_layers(graph):
+    """Where cuDNN runs a transposed conv as fast as a conv, turning the kernel would only add launches;
+    `gpu_layers` builds as a GPU would, anywhere (bench.py's GPU projection), and only inside."""
     x = tf.zeros([2, 7, 7, 4])
-    ops.conv2d_transpose(x, 3, 3, 1, "t")
-    types = {op.type for op in tf.get_default_graph().get_operations()}
+    here = ops.on_cpu()
+    with ops.gpu_layers():
+        ops.conv2d_transpose(x, 3, 3, 1, "gpu")
+    types = {op.type for op in tf.get_default_graph().get_operations() if op.name.startswith("gpu/")}
     assert "Conv2DBackpropInput" in types and "ReverseV2" not in types
+    assert ops.on_cpu() == here  # this machine's paths again after the block
 
 
 def test_normal_init_has_the_requested_stddev(graph):
