@@ -67,9 +67,10 @@ def bench_ours(module, args, data, steps, repeats, warmup, config, steps_per_run
             for _ in range(3):
                 sess.run(fetches)
             clusters = xla.cluster_kernels({k: v for k, v in xla.compiled_modules().items() if k not in modules_before})
-        kernels = counts.kernel_count(sess, fetches, clusters)
+        as_on_gpu = not compiled and ops.on_cpu()  # then the GPU projection counts the graph a GPU would run
+        kernels = None if as_on_gpu else counts.kernel_count(sess, fetches, clusters)
         profiled = counts.top_ops(sess, fetches) if profile else None
-    if not compiled and ops.on_cpu():  # the GPU projection counts the graph a GPU would run
+    if as_on_gpu:
         kernels = gpu_kernel_count(module, args, data, per_epoch, config)
     return {
         "images_per_s": steps * args.batch_size / median,

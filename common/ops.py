@@ -38,7 +38,7 @@ def conv2d(x, filters, kernel, stride, name, padding="SAME", use_bias=True, stdd
     with tf.variable_scope(name):
         shape = [kernel, kernel, x.shape[-1], filters]
         w = tf.get_variable("weights", shape, initializer=_initializer(stddev))
-        if stride == 1 and padding == "SAME" and kernel % 2 and on_cpu():
+        if _same_conv_pays(kernel, stride, padding):
             y = _same_conv(x, w)
         else:
             y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=padding)
@@ -67,6 +67,17 @@ def gpu_layers():
         _GPU_LAYERS = False
 
 
+def _same_conv_pays(kernel, stride, padding):
+    """Whether a layer takes _same_conv: stride 1, SAME, an odd kernel (even ones pad lopsidedly, so
+    turning the kernel would shift the output), on a CPU."""
+    return stride == 1 and padding == "SAME" and kernel % 2 == 1 and on_cpu()
+
+
+def _turned(w):
+    """The kernel turned round: flipped in space, its in and out channels swapped."""
+    return tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2])
+
+
 def _same_conv(x, w):
     """conv2d at stride 1, SAME padding, odd kernel `w` [k, k, in, out], whose input gradient is the
     same conv of the output's gradient with the kernel turned round (flipped in space, in and out
@@ -77,7 +88,7 @@ def _same_conv(x, w):
     @tf.custom_gradient
     def conv(x, w):
         def grad(dy):
-            dx = tf.nn.conv2d(dy, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]), [1, 1, 1, 1], "SAME")
+            dx = tf.nn.conv2d(dy, _turned(w), [1, 1, 1, 1], "SAME")
             dw = tf.nn.conv2d_backprop_filter(x, tf.shape(w), dy, [1, 1, 1, 1], "SAME")
             return dx, dw
 
@@ -108,8 +119,8 @@ def conv2d_transpose(x, filters, kernel, stride, name, padding="SAME", use_bias=
         if height == width == 1 and padding == "VALID":  # from one pixel: a projection, as one matmul
             projection = tf.reshape(tf.transpose(w, [3, 0, 1, 2]), [shape[3], out_h * out_w * filters])
             y = tf.matmul(tf.reshape(x, [-1, shape[3]]), projection)
-        elif stride == 1 and padding == "SAME" and kernel % 2 and on_cpu():  # a conv, the kernel turned round
-            y = _same_conv(x, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]))
+        elif _same_conv_pays(kernel, stride, padding):  # a conv, the kernel turned round
+            y = _same_conv(x, _turned(w))
         else:
             out_shape = tf.stack([tf.shape(x)[0], out_h, out_w, filters])
             y = tf.nn.conv2d_transpose(x, w, out_shape, strides=[1, stride, stride, 1], padding=padding)
